@@ -1,0 +1,43 @@
+# cur_nlp: `make run` sets up .venv and classifies the example posts with the embedded model;
+# `make test` sets up .venv and runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test test-slow data baseline train evaluate clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# the CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/cur-nlp predict examples/posts.jsonl -o out/predictions.jsonl
+	@echo "predictions written to out/predictions.jsonl"; head -c 1500 out/predictions.jsonl; echo
+
+test: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+test-slow: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q --run-slow
+
+data: setup
+	$(BIN)/cur-nlp data prepare --out artifacts/data --card reports/data_card.md
+
+baseline: data
+	$(BIN)/cur-nlp baseline --config training/configs/baseline.yaml --out artifacts/baseline --report reports/baseline
+
+train: data
+	$(BIN)/cur-nlp train --config training/configs/default.yaml
+
+evaluate: setup
+	$(BIN)/cur-nlp evaluate --model models/default --baseline artifacts/baseline --out reports/default
+
+clean:
+	rm -rf $(VENV) artifacts out runs

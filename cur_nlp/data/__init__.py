@@ -1,0 +1,1 @@
+"""Package data: label definitions and example registries."""

@@ -1,0 +1,66 @@
+"""Metrics of one head: accuracy, macro-F1, per-class table, confusion matrix and calibration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+
+def expected_calibration_error(probs: np.ndarray, gold: np.ndarray, bins: int = 15) -> tuple[float, list[dict]]:
+    """ECE of the top-label confidence (equal-width bins) and the per-bin table for a reliability plot."""
+    confidence = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == gold).astype(float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    table, ece = [], 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        in_bin = (confidence > low) & (confidence <= high)
+        if not in_bin.any():
+            continue
+        accuracy, mean_conf, share = correct[in_bin].mean(), confidence[in_bin].mean(), in_bin.mean()
+        ece += share * abs(accuracy - mean_conf)
+        table.append({"low": float(low), "high": float(high), "count": int(in_bin.sum()),
+                      "accuracy": float(accuracy), "confidence": float(mean_conf)})
+    return float(ece), table
+
+
+def head_metrics(labels: list[str], gold: np.ndarray, pred: np.ndarray, probs: np.ndarray | None = None,
+                 binary: bool = False) -> dict[str, Any]:
+    """All metrics of one head from gold and predicted label indices (and probabilities for calibration)."""
+    present = sorted(set(gold.tolist()) | set(pred.tolist()))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold, pred, labels=list(range(len(labels))), zero_division=0
+    )
+    result: dict[str, Any] = {
+        "n": int(len(gold)),
+        "accuracy": float(accuracy_score(gold, pred)),
+        # macro over classes present in gold or predictions, so absent classes do not count as zeros
+        "macro_f1": float(f1_score(gold, pred, labels=present, average="macro", zero_division=0)),
+        "per_class": {
+            labels[i]: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                        "support": int(support[i])}
+            for i in range(len(labels)) if support[i] or (pred == i).any()
+        },
+        "confusion": {"labels": labels, "matrix": confusion_matrix(gold, pred, labels=list(range(len(labels)))).tolist()},
+    }
+    if binary:
+        result["positive_f1"] = float(f1[1])
+        result["positive_precision"] = float(precision[1])
+        result["positive_recall"] = float(recall[1])
+    if probs is not None:
+        result["ece"], result["reliability"] = expected_calibration_error(probs, gold)
+    return result
+
+
+def urgency_extras(labels: list[str], gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Critical recall and urgent-vs-not F1 (critical+high against normal+low)."""
+    critical = labels.index("critical")
+    urgent = [labels.index("critical"), labels.index("high")]
+    is_critical = gold == critical
+    gold_urgent, pred_urgent = np.isin(gold, urgent), np.isin(pred, urgent)
+    return {
+        "critical_recall": float((pred[is_critical] == critical).mean()) if is_critical.any() else float("nan"),
+        "critical_precision": float((gold[pred == critical] == critical).mean()) if (pred == critical).any() else float("nan"),
+        "urgent_vs_not_f1": float(f1_score(gold_urgent, pred_urgent, zero_division=0)),
+    }
