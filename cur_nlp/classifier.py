@@ -1,0 +1,214 @@
+"""``ComplaintClassifier``: the one entry point that reads posts and returns typed predictions.
+
+>>> clf = ComplaintClassifier.from_pretrained()          # doctest: +SKIP
+>>> clf("Во дворе открыт люк, дети бегают рядом").urgency.label   # doctest: +SKIP
+'critical'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer
+
+from cur_nlp.encoder import MultiHeadModel
+from cur_nlp.model_dir import HeadSpec, ModelConfig
+from cur_nlp.normalize import normalize_text
+from cur_nlp.results import HeadPrediction, Prediction
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+"""The embedded default model (``models/default`` in the repository); ``CUR_NLP_MODEL`` overrides it."""
+
+
+def default_model_path() -> Path:
+    """Where ``from_pretrained()`` with no argument looks: ``$CUR_NLP_MODEL`` or ``models/default``."""
+    return Path(os.environ.get("CUR_NLP_MODEL", DEFAULT_MODEL_DIR))
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature``."""
+    scaled = logits / temperature
+    scaled = scaled - scaled.max(axis=-1, keepdims=True)
+    exp = np.exp(scaled)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def decide(head: HeadSpec, probs: np.ndarray) -> np.ndarray:
+    """Label indices chosen from calibrated probabilities by the head's decision rule."""
+    if head.type == "binary":
+        return (probs[:, 1] >= head.threshold).astype(int)
+    scores = np.log(np.clip(probs, 1e-12, 1.0))
+    if head.class_bias is not None:
+        scores = scores + np.asarray(head.class_bias)
+    return scores.argmax(axis=-1)
+
+
+class ComplaintClassifier:
+    """Topic, urgency and fake (and any other trained head) for Russian social-network posts.
+
+    Build with :meth:`from_pretrained`; call on one text (``clf(text)``) or many (``clf.predict(texts)``).
+    """
+
+    def __init__(
+        self,
+        model: MultiHeadModel,
+        tokenizer: Any,
+        config: ModelConfig,
+        locator: Callable[[str], list] | None = None,
+        registry: Any | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config
+        self.locator = locator
+        self.registry = registry
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | Path | None = None,
+        *,
+        locate: bool = False,
+        registry: str | Path | None = None,
+        num_threads: int | None = None,
+    ) -> "ComplaintClassifier":
+        """Load a model directory (default: the embedded model).
+
+        ``locate=True`` adds place extraction and geocoding (``cur_nlp.geo``) to every prediction;
+        ``registry`` is a JSONL file of known fakes consulted for the ``fake`` head
+        (default: the registry shipped in the model directory, if any).
+        """
+        directory = Path(path) if path is not None else default_model_path()
+        if not directory.is_dir():
+            raise FileNotFoundError(
+                f"model directory {directory} not found; pass the path of a model trained with `cur-nlp train`"
+            )
+        if num_threads:
+            torch.set_num_threads(num_threads)
+        config = ModelConfig.load(directory)
+        model = MultiHeadModel.load(directory, config)
+        tokenizer = AutoTokenizer.from_pretrained(str(directory), use_fast=True)
+        classifier = cls(model, tokenizer, config)
+        if locate:
+            from cur_nlp.geo import Locator
+
+            classifier.locator = Locator.default()
+        registry_path = Path(registry) if registry else directory / "known_fakes.jsonl"
+        if registry or registry_path.exists():
+            from cur_nlp.registry import FakeRegistry
+
+            classifier.registry = FakeRegistry.from_file(registry_path, classifier)
+        return classifier
+
+    @property
+    def head_names(self) -> list[str]:
+        return [h.name for h in self.config.heads]
+
+    def __call__(self, text: str) -> Prediction:
+        """Prediction for one post."""
+        return self.predict([text])[0]
+
+    def _prepare(self, texts: Sequence[str]) -> list[str]:
+        if isinstance(texts, str):
+            raise TypeError("predict expects a list of texts; call the classifier itself for one text")
+        cleaned = []
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"text #{index}: expected str, found {type(text).__name__}")
+            cleaned.append(normalize_text(text))
+        return cleaned
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str], batch_size: int = 64, normalized: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Pooled encoder vectors of (already normalised when ``normalized``) texts, and a truncated flag per text.
+
+        Texts are sorted by length so that each batch carries little padding; the output keeps input order.
+        """
+        cleaned = list(texts) if normalized else self._prepare(texts)
+        prefixed = [self.config.text_prefix + t for t in cleaned]
+        # one token over the limit tells us the text was longer than the model reads
+        encoded = self.tokenizer(prefixed, truncation=True, max_length=self.config.max_length + 1)["input_ids"]
+        lengths = np.array([len(ids) for ids in encoded])
+        truncated = lengths > self.config.max_length
+        order = np.argsort(lengths, kind="stable")
+        hidden = self.model.encoder.config.hidden_size
+        vectors = np.zeros((len(cleaned), hidden), dtype=np.float32)
+        pad_id = self.tokenizer.pad_token_id or 0
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            ids = [self._clip(encoded[i]) for i in batch]
+            width = max(len(x) for x in ids)
+            input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(ids), width), dtype=torch.long)
+            for row, seq in enumerate(ids):
+                input_ids[row, : len(seq)] = torch.tensor(seq)
+                mask[row, : len(seq)] = 1
+            vectors[batch] = self.model.embed(input_ids, mask).float().numpy()
+        return vectors, truncated
+
+    def _clip(self, ids: list[int]) -> list[int]:
+        limit = self.config.max_length
+        return ids if len(ids) <= limit else ids[: limit - 1] + [ids[-1]]
+
+    @torch.inference_mode()
+    def _scores_from_vectors(self, vectors: np.ndarray) -> dict[str, np.ndarray]:
+        self.model.eval()
+        logits = self.model.classify(torch.from_numpy(vectors))
+        return {h.name: softmax(logits[h.name].float().numpy(), h.temperature) for h in self.config.heads}
+
+    def predict_scores(self, texts: Sequence[str], batch_size: int = 64) -> dict[str, np.ndarray]:
+        """Calibrated probabilities per head, ``{head: array (n_texts, n_labels)}``, columns in label order."""
+        vectors, _ = self.embed(texts, batch_size)
+        return self._scores_from_vectors(vectors)
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64, top_k: int = 3) -> list[Prediction]:
+        """Predictions for many posts, in input order. Empty posts get ``empty=True`` and no head decisions."""
+        if isinstance(texts, str):
+            raise TypeError("predict expects a list of texts; call the classifier itself for one text")
+        raw = list(texts)
+        cleaned = self._prepare(raw)
+        readable = [i for i, t in enumerate(cleaned) if t.strip()]
+        results = [Prediction(empty=True) for _ in cleaned]
+        if readable:
+            vectors, truncated = self.embed([cleaned[i] for i in readable], batch_size, normalized=True)
+            scores = self._scores_from_vectors(vectors)
+            matches = self.registry.match(vectors) if self.registry is not None else [None] * len(readable)
+            for head in self.config.heads:
+                probs = scores[head.name]
+                chosen = decide(head, probs)
+                for row, index in enumerate(readable):
+                    results[index].heads[head.name] = self._head_prediction(head, probs[row], chosen[row], top_k)
+            for row, index in enumerate(readable):
+                results[index].empty = False
+                results[index].truncated = bool(truncated[row])
+                if matches[row] is not None and "fake" in results[index].heads:
+                    claim_id, similarity = matches[row]
+                    results[index].heads["fake"] = HeadPrediction(True, float(similarity), matched_claim=claim_id)
+        if self.locator is not None:
+            for index, text in enumerate(raw):
+                results[index].locations = list(self.locator(text)) if text.strip() else []
+        return results
+
+    @staticmethod
+    def _head_prediction(head: HeadSpec, probs: np.ndarray, chosen: int, top_k: int) -> HeadPrediction:
+        if head.type == "binary":
+            return HeadPrediction(bool(chosen), float(probs[1]))
+        top = np.argsort(-probs)[:top_k]
+        return HeadPrediction(
+            head.labels[chosen], float(probs[chosen]), tuple((head.labels[i], float(probs[i])) for i in top)
+        )
+
+    def iter_predict(self, texts: Iterable[str], batch_size: int = 64, chunk: int = 1024) -> Iterable[Prediction]:
+        """Stream predictions over an iterable of any length, ``chunk`` texts at a time."""
+        buffer: list[str] = []
+        for text in texts:
+            buffer.append(text)
+            if len(buffer) >= chunk:
+                yield from self.predict(buffer, batch_size)
+                buffer = []
+        if buffer:
+            yield from self.predict(buffer, batch_size)

@@ -1,0 +1,173 @@
+"""The ``cur-nlp`` command line. Runtime commands live here; training commands import ``training`` lazily,
+so the runtime library itself never depends on training code."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="cur_nlp: topic, urgency, fake and places in citizens' posts (ЦУР).")
+data_app = typer.Typer(no_args_is_help=True, help="Prepare the labelled data: loaders, dedup, splits, data card.")
+app.add_typer(data_app, name="data")
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _training(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(f"training.{module}")
+    except ImportError as error:
+        raise typer.BadParameter(
+            f"this command needs the training extras and the repository's training/ package "
+            f"(pip install -e '.[train]'): {error}"
+        ) from error
+
+
+@app.command()
+def predict(
+    input: str = typer.Argument(..., help="JSONL or CSV with a 'text' field (and optional 'id'); '-' for stdin."),
+    output: str = typer.Option("-", "--output", "-o", help="Output JSONL/CSV path; '-' for stdout."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model directory (default: embedded model)."),
+    batch_size: int = typer.Option(64, help="Texts per model batch."),
+    input_format: Optional[str] = typer.Option(None, "--input-format", help="jsonl or csv (default: from extension)."),
+    output_format: Optional[str] = typer.Option(None, "--output-format", help="jsonl or csv (default: from extension)."),
+    locate: bool = typer.Option(True, "--locate/--no-locate", help="Extract and geocode places."),
+    chunk: int = typer.Option(512, help="Records read before each model call (memory bound for huge inputs)."),
+) -> None:
+    """Classify posts: adds topic, urgency, fake (and locations) to every record, in input order.
+
+    Bad lines are reported on stderr by line number and skipped; the exit code is 0 when all lines were
+    classified, 3 when some were skipped.
+    """
+    from tqdm import tqdm
+
+    from cur_nlp.classifier import ComplaintClassifier
+    from cur_nlp.io import RecordWriter, detect_format, open_input, open_output, read_records
+
+    _setup_logging()
+    classifier = ComplaintClassifier.from_pretrained(model, locate=locate)
+    in_fmt = detect_format(input, input_format)
+    out_fmt = detect_format(output, output_format)
+    skipped = written = 0
+    with open_input(input) as source:
+        out = open_output(output)
+        writer = RecordWriter(out, out_fmt, tuple(classifier.head_names))
+        batch: list[dict] = []
+
+        def flush() -> None:
+            nonlocal written
+            predictions = classifier.predict([r["text"] for r in batch], batch_size=batch_size)
+            for record, prediction in zip(batch, predictions):
+                writer.write({**record, **prediction.to_dict()})
+            written += len(batch)
+            batch.clear()
+
+        progress = tqdm(read_records(source, in_fmt), unit=" lines", disable=not sys.stderr.isatty(), file=sys.stderr)
+        for line, record, problem in progress:
+            if problem is not None:
+                skipped += 1
+                typer.echo(f"{input}:{problem.line}: skipped: {problem.message}", err=True)
+                continue
+            batch.append(record)
+            if len(batch) >= chunk:
+                flush()
+        if batch:
+            flush()
+        if out is not sys.stdout:
+            out.close()
+    typer.echo(f"classified {written} records, skipped {skipped} bad lines", err=True)
+    raise typer.Exit(3 if skipped else 0)
+
+
+@app.command()
+def labels(model: Optional[Path] = typer.Option(None, help="Show the labels of this model directory instead.")) -> None:
+    """Print the label sets (topics and urgency levels with their definitions) as JSON."""
+    from cur_nlp.labels import load_topics, load_urgency_levels
+
+    if model:
+        from cur_nlp.model_dir import ModelConfig
+
+        config = ModelConfig.load(model)
+        typer.echo(json.dumps({h.name: h.labels for h in config.heads}, ensure_ascii=False, indent=2))
+        return
+    data = {
+        "topic": [t.__dict__ for t in load_topics()],
+        "urgency": [u.__dict__ for u in load_urgency_levels()],
+        "fake": [{"id": True, "description": "presents a false or fabricated claim as fact"},
+                 {"id": False, "description": "no false claim presented as fact"}],
+    }
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@data_app.command("prepare")
+def data_prepare(
+    out: Path = typer.Option(Path("artifacts/data"), help="Where to save the splits (datasets format)."),
+    card: Path = typer.Option(Path("reports/data_card.md"), help="Where to write the data card (Markdown)."),
+) -> None:
+    """Load every source from ../shared/data, deduplicate, split, save, and print the data card."""
+    splits = _training("splits")
+    data_card = _training("data_card")
+    prepared = splits.prepare_all(out)
+    text = data_card.data_card(prepared)
+    evaluate = _training("evaluate")
+    if evaluate.GOLD_FILE.exists():
+        text += data_card.gold_card(evaluate.load_gold())
+    card.parent.mkdir(parents=True, exist_ok=True)
+    card.write_text(text, encoding="utf-8")
+    typer.echo(text)
+
+
+@app.command()
+def train(config: Path = typer.Option(..., "--config", "-c", help="Training config YAML (training/configs/).")) -> None:
+    """Train a model from a typed YAML config (full fine-tuning or fast heads-only mode), then evaluate it."""
+    _setup_logging()
+    cfg = _training("config").TrainConfig.from_yaml(config)
+    out = _training("train").train(cfg)
+    _training("evaluate").evaluate_model_dir(out, Path(cfg.data.prepared_dir or "artifacts/data"), cfg.baseline_dir)
+
+
+@app.command()
+def baseline(
+    config: Path = typer.Option(Path("training/configs/baseline.yaml"), "--config", "-c", help="Baseline config YAML."),
+    out: Path = typer.Option(Path("artifacts/baseline"), help="Where to save the fitted baseline."),
+    data: Path = typer.Option(Path("artifacts/data"), help="Prepared splits (cur-nlp data prepare)."),
+    report: Path = typer.Option(Path("reports/baseline"), help="Where to write its evaluation report."),
+) -> None:
+    """Fit the TF-IDF + logistic-regression baseline per head and write its evaluation report."""
+    _setup_logging()
+    _training("evaluate").fit_and_report_baseline(config, out, data, report)
+
+
+@app.command()
+def evaluate(
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model directory (default: embedded model)."),
+    data: Path = typer.Option(Path("artifacts/data"), help="Prepared splits (cur-nlp data prepare)."),
+    baseline_dir: Optional[Path] = typer.Option(Path("artifacts/baseline"), "--baseline", help="Fitted baseline to report beside."),
+    out: Optional[Path] = typer.Option(None, help="Report directory (default: <model>/eval)."),
+    split: str = typer.Option("test", help="Which split to evaluate."),
+) -> None:
+    """Evaluate a model on every held-out set: metrics.json, a Markdown report and plots."""
+    from cur_nlp.classifier import default_model_path
+
+    _setup_logging()
+    _training("evaluate").evaluate_model_dir(model or default_model_path(), data, baseline_dir, out, split)
+
+
+def main() -> None:
+    """Entry point of the ``cur-nlp`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

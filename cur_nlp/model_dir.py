@@ -1,0 +1,106 @@
+"""The model directory contract: what a trained cur_nlp model directory holds and how it is checked.
+
+A model directory contains::
+
+    config.json            format marker + version, model name/version, pooling, prefix, max length, heads
+    encoder/config.json    Hugging Face config of the encoder architecture
+    tokenizer.json ...     the tokenizer (fast)
+    model.safetensors      encoder and head weights (fp16)
+    training_config.yaml   the training configuration that produced it
+    metrics.json           evaluation results on held-out splits
+    README.md              the model card
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT = "cur_nlp.multihead"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+ENCODER_SUBDIR = "encoder"
+
+HEAD_TYPES = ("multiclass", "binary")
+
+
+@dataclass
+class HeadSpec:
+    """One prediction head: its name, type and labels, plus the calibration and decision rule tuned on dev.
+
+    ``multiclass`` heads pick ``argmax(log p + class_bias)``; ``binary`` heads have labels ``[False, True]``
+    encoded as ``["false", "true"]`` and decide ``p(true) >= threshold``.
+    """
+
+    name: str
+    type: str
+    labels: list[str]
+    temperature: float = 1.0
+    class_bias: list[float] | None = None
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.type not in HEAD_TYPES:
+            raise ValueError(f"head {self.name!r}: expected type in {HEAD_TYPES}, found {self.type!r}")
+        if self.type == "binary" and self.labels != ["false", "true"]:
+            raise ValueError(f"binary head {self.name!r} must have labels ['false', 'true'], found {self.labels}")
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"head {self.name!r}: need at least two distinct labels, found {self.labels}")
+        if self.class_bias is not None and len(self.class_bias) != len(self.labels):
+            raise ValueError(f"head {self.name!r}: class_bias has {len(self.class_bias)} values for {len(self.labels)} labels")
+
+
+@dataclass
+class ModelConfig:
+    """``config.json`` of a model directory."""
+
+    name: str
+    version: str
+    heads: list[HeadSpec]
+    base_model: str
+    pooling: str = "mean"
+    text_prefix: str = "query: "
+    max_length: int = 128
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.heads = [h if isinstance(h, HeadSpec) else HeadSpec(**h) for h in self.heads]
+        if self.pooling not in ("mean", "cls"):
+            raise ValueError(f"expected pooling 'mean' or 'cls', found {self.pooling!r}")
+        names = [h.name for h in self.heads]
+        if len(set(names)) != len(names):
+            raise ValueError(f"head names must be unique, found {names}")
+
+    def head(self, name: str) -> HeadSpec:
+        """The head called ``name``; ``KeyError`` lists the heads that exist."""
+        for head in self.heads:
+            if head.name == name:
+                return head
+        raise KeyError(f"model has no head {name!r}; heads: {[h.name for h in self.heads]}")
+
+    def save(self, directory: str | Path) -> None:
+        """Write ``config.json`` into ``directory``."""
+        path = Path(directory) / CONFIG_FILE
+        path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "ModelConfig":
+        """Read and check ``config.json``; errors say which format was expected and which was found."""
+        path = Path(directory) / CONFIG_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"{directory} is not a cur_nlp model directory: {CONFIG_FILE} is missing")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        found = (data.get("format"), data.get("format_version"))
+        if found[0] != FORMAT:
+            raise ValueError(f"{path}: expected format {FORMAT!r}, found {found[0]!r}")
+        if found[1] != FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: expected format_version {FORMAT_VERSION}, found {found[1]}; "
+                "upgrade cur_nlp or re-export the model"
+            )
+        return cls(**data)

@@ -1,0 +1,63 @@
+"""Typed prediction results and their JSON form (the contract of ``cur-nlp predict`` and the API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HeadPrediction:
+    """The decision of one head: its label, the calibrated probability of that label and the top labels."""
+
+    label: str | bool
+    score: float
+    top: tuple[tuple[str, float], ...] = ()
+    matched_claim: str | None = None
+
+    def to_dict(self, with_top: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {"label": self.label, "score": round(self.score, 4)}
+        if with_top and self.top:
+            data["top"] = [[label, round(score, 4)] for label, score in self.top]
+        if self.matched_claim is not None:
+            data["matched_claim"] = self.matched_claim
+        return data
+
+
+@dataclass
+class Prediction:
+    """Everything cur_nlp reads from one post.
+
+    ``heads`` maps head name (``topic``, ``urgency``, ``fake`` and any head of a retrained model) to its
+    decision; ``empty`` marks posts with no text to read (no head decisions then); ``truncated`` marks posts
+    longer than the model's maximum length (the model read only the beginning).
+    """
+
+    heads: dict[str, HeadPrediction] = field(default_factory=dict)
+    locations: list[Any] = field(default_factory=list)
+    empty: bool = False
+    truncated: bool = False
+
+    @property
+    def topic(self) -> HeadPrediction | None:
+        return self.heads.get("topic")
+
+    @property
+    def urgency(self) -> HeadPrediction | None:
+        return self.heads.get("urgency")
+
+    @property
+    def fake(self) -> HeadPrediction | None:
+        return self.heads.get("fake")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: one key per head, plus ``locations``, ``empty`` and ``truncated``."""
+        data: dict[str, Any] = {}
+        for name, head in self.heads.items():
+            data[name] = head.to_dict(with_top=not isinstance(head.label, bool))
+        for name in ("topic", "urgency", "fake"):
+            data.setdefault(name, None)
+        data["locations"] = [loc.to_dict() if hasattr(loc, "to_dict") else loc for loc in self.locations]
+        data["empty"] = self.empty
+        data["truncated"] = self.truncated
+        return data

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from cur_nlp.classifier import decide
+from cur_nlp.model_dir import HeadSpec
+from cur_nlp.results import Prediction
+
+from conftest import SAMPLE_TEXTS
+
+
+def test_predict_contract(tiny_classifier):
+    results = tiny_classifier.predict(SAMPLE_TEXTS[:3])
+    assert len(results) == 3 and all(isinstance(r, Prediction) for r in results)
+    data = results[0].to_dict()
+    assert set(data["topic"]) == {"label", "score", "top"} and len(data["topic"]["top"]) == 3
+    assert data["urgency"]["label"] in ("critical", "high", "normal", "low")
+    assert isinstance(data["fake"]["label"], bool) and 0.0 <= data["fake"]["score"] <= 1.0
+    assert data["locations"] == [] and data["empty"] is False
+
+
+def test_order_and_batching_do_not_change_results(tiny_classifier):
+    one_by_one = [tiny_classifier(t).to_dict() for t in SAMPLE_TEXTS]
+    batched = [p.to_dict() for p in tiny_classifier.predict(SAMPLE_TEXTS, batch_size=3)]
+    for a, b in zip(one_by_one, batched):
+        assert a["topic"]["label"] == b["topic"]["label"]
+        assert a["topic"]["score"] == pytest.approx(b["topic"]["score"], abs=1e-3)
+
+
+def test_empty_and_whitespace_posts_are_flagged(tiny_classifier):
+    results = tiny_classifier.predict(["", "   \n", "<p></p>", SAMPLE_TEXTS[0]])
+    assert [r.empty for r in results] == [True, True, True, False]
+    assert results[0].topic is None and results[3].topic is not None
+
+
+def test_long_post_is_truncated_not_rejected(tiny_classifier):
+    result = tiny_classifier("яма " * 5000)
+    assert result.truncated and result.topic is not None
+    assert not tiny_classifier("яма").truncated
+
+
+def test_predict_scores_are_probabilities(tiny_classifier):
+    scores = tiny_classifier.predict_scores(SAMPLE_TEXTS)
+    assert scores["topic"].shape == (len(SAMPLE_TEXTS), len(tiny_classifier.config.head("topic").labels))
+    for probs in scores.values():
+        np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+
+
+def test_bad_input_types(tiny_classifier):
+    with pytest.raises(TypeError, match="list of texts"):
+        tiny_classifier.predict("одна строка")
+    with pytest.raises(TypeError, match="text #1"):
+        tiny_classifier.predict(["ok", 5])
+
+
+def test_decision_rules():
+    probs = np.array([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]])
+    head = HeadSpec("u", "multiclass", ["a", "b", "c"])
+    assert decide(head, probs).tolist() == [0, 2]
+    head.class_bias = [0.0, 1.0, 0.0]  # log-space boost of "b"
+    assert decide(head, probs).tolist() == [1, 2]
+    binary = HeadSpec("f", "binary", ["false", "true"], threshold=0.25)
+    assert decide(binary, np.array([[0.8, 0.2], [0.7, 0.3]])).tolist() == [0, 1]
+
+
+def test_iter_predict_streams_in_order(tiny_classifier):
+    texts = SAMPLE_TEXTS * 3
+    streamed = [p.topic.label for p in tiny_classifier.iter_predict(iter(texts), chunk=5)]
+    assert streamed == [p.topic.label for p in tiny_classifier.predict(texts)]

@@ -1,0 +1,91 @@
+"""Training paths on a tiny random encoder: fast and full modes, new heads from a user's file, round trip."""
+
+import json
+
+import pytest
+import yaml
+
+from cur_nlp.classifier import ComplaintClassifier
+from training.config import TrainConfig
+from training.train import bucketed_batches, choose_max_length, class_weights, train
+
+from conftest import SAMPLE_TEXTS
+
+BODIES = ["Администрация района", "Управляющая компания", "Дорожный комитет"]
+
+
+def _user_files(tmp_path):
+    import pandas as pd
+
+    rows = [{"text": f"{t} №{i}", "body": BODIES[i % 3], "urgent": i % 2 == 0} for i, t in enumerate(SAMPLE_TEXTS * 4)]
+    paths = {}
+    for split, part in (("train", rows[:24]), ("dev", rows[24:])):
+        paths[split] = str(tmp_path / f"{split}.csv")
+        pd.DataFrame(part).to_csv(paths[split], index=False)
+    return paths
+
+
+def _config(tmp_path, encoder, mode):
+    return {
+        "name": "routing", "output_dir": str(tmp_path / f"model_{mode}"), "base_model": str(encoder), "mode": mode,
+        "heads": [{"name": "routing", "column": "body"}, {"name": "urgent", "type": "binary"}],
+        "data": {"files": _user_files(tmp_path)}, "epochs": 2, "batch_size": 8, "fast_epochs": 5,
+    }
+
+
+@pytest.mark.parametrize("mode", ["fast", "full"])
+def test_new_heads_train_save_and_load(tmp_path, tiny_encoder_dir, mode):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(_config(tmp_path, tiny_encoder_dir, mode), allow_unicode=True))
+    out = train(TrainConfig.from_yaml(path))
+    clf = ComplaintClassifier.from_pretrained(out)
+    assert clf.head_names == ["routing", "urgent"]
+    assert clf.config.head("routing").labels == sorted(BODIES)
+    prediction = clf("Яма на дороге").to_dict()
+    assert prediction["routing"]["label"] in BODIES and isinstance(prediction["urgent"]["label"], bool)
+    assert TrainConfig.from_yaml(out / "training_config.yaml").mode == mode
+    history = json.loads((out / "training_history.json").read_text())
+    assert history["history"]
+
+
+def test_config_rejects_unknown_keys(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("name: x\noutput_dir: y\nheads: [{name: topic}]\nlearning_rate: 1\n")
+    with pytest.raises(ValueError, match="unknown config keys \\['learning_rate'\\]"):
+        TrainConfig.from_yaml(path)
+
+
+def test_config_validates_values():
+    with pytest.raises(ValueError, match="mode"):
+        TrainConfig(name="x", output_dir="y", heads=[{"name": "t"}], mode="turbo")
+    with pytest.raises(ValueError, match="at least one head"):
+        TrainConfig(name="x", output_dir="y", heads=[])
+
+
+def test_user_file_without_text_column_is_explained(tmp_path, tiny_encoder_dir):
+    cfg = _config(tmp_path, tiny_encoder_dir, "fast")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("body,urgent\nx,true\n")
+    cfg["data"]["files"]["train"] = str(bad)
+    with pytest.raises(ValueError, match="expected a 'text' column"):
+        train(TrainConfig(**cfg))
+
+
+def test_bucketing_groups_similar_lengths():
+    import random
+
+    lengths = [random.Random(i).randint(5, 200) for i in range(640)]
+    batches = bucketed_batches(lengths, 32, random.Random(0))
+    assert sorted(i for b in batches for i in b) == list(range(640))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 20
+
+
+def test_max_length_from_data_and_class_weights():
+    import numpy as np
+
+    assert choose_max_length([10] * 98 + [500, 600], 128, 98) == 20  # p98 interpolates into the long tail
+    assert choose_max_length([5] * 100, 128, 98) == 16  # floor
+    assert choose_max_length([300] * 10, 128, 98) == 128
+    weights = class_weights(np.array([0, 0, 0, 1, -1]), 3, "inverse")
+    assert weights[1] > weights[0] and weights[2] == 0

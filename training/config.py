@@ -1,0 +1,84 @@
+"""Typed training configuration, read from YAML and saved beside the trained weights."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from training.heads_data import DataConfig, HeadColumn
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run. Validated on creation; no hyper-parameters from env vars.
+
+    ``mode``: ``full`` fine-tunes the encoder (default for the shipped model); ``fast`` freezes it, caches
+    sentence vectors once and trains only the heads (minutes on a CPU, for trying new labels).
+    """
+
+    name: str
+    output_dir: str
+    heads: list[HeadColumn]
+    base_model: str = "../shared/models/multilingual-e5-small-ru"
+    version: str = "0.1.0"
+    mode: str = "full"
+    data: DataConfig = field(default_factory=DataConfig)
+    epochs: int = 3
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    lr: float = 5e-5
+    head_lr: float = 1e-3
+    layer_decay: float = 0.9
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    dropout: float = 0.1
+    max_length: int = 128
+    max_length_percentile: float = 98.0
+    pooling: str = "mean"
+    text_prefix: str = "query: "
+    class_weighting: str = "sqrt_inverse"
+    fast_epochs: int = 60
+    calibrate: bool = True
+    tune_decisions: bool = True
+    min_recall: dict[str, dict[str, float]] = field(default_factory=dict)
+    registry: str | None = None
+    baseline_dir: str | None = None
+    torch_threads: int | None = None
+    seed: int = 13
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        self.heads = [h if isinstance(h, HeadColumn) else HeadColumn(**h) for h in self.heads]
+        if isinstance(self.data, dict):
+            self.data = DataConfig(**self.data)
+        if not self.heads:
+            raise ValueError("config needs at least one head")
+        if self.mode not in ("full", "fast"):
+            raise ValueError(f"mode must be 'full' or 'fast', found {self.mode!r}")
+        if self.class_weighting not in ("none", "inverse", "sqrt_inverse"):
+            raise ValueError(f"class_weighting must be none, inverse or sqrt_inverse, found {self.class_weighting!r}")
+        for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size), ("max_length", self.max_length)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, found {value}")
+        if not 0 < self.layer_decay <= 1:
+            raise ValueError(f"layer_decay must be in (0, 1], found {self.layer_decay}")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "TrainConfig":
+        """Read a config file; unknown keys are an error that names them."""
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown config keys {unknown}; known keys: {sorted(known)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self)))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False), encoding="utf-8")
