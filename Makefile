@@ -1,11 +1,11 @@
-# cur_nlp: `make run` sets up .venv and classifies the example posts with the embedded model;
-# `make test` sets up .venv and runs the test suite.
+# cur_nlp: `make run` sets up .venv and starts the classify service on 127.0.0.1:8000 with the embedded model;
+# `make test` sets up .venv and runs the test suite; `make predict` classifies examples/posts.jsonl.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-slow data baseline train evaluate clean
+.PHONY: setup run predict test test-slow data baseline train evaluate clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
+	$(BIN)/cur-nlp serve --host 127.0.0.1 --port 8000
+
+predict: setup
 	$(BIN)/cur-nlp predict examples/posts.jsonl -o out/predictions.jsonl
 	@echo "predictions written to out/predictions.jsonl"; head -c 1500 out/predictions.jsonl; echo
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
+from cur_nlp.backends import EncoderBackend, TorchBackend, select_backend
 from cur_nlp.encoder import MultiHeadModel
 from cur_nlp.model_dir import HeadSpec, ModelConfig
 from cur_nlp.normalize import normalize_text
@@ -35,6 +36,20 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     scaled = scaled - scaled.max(axis=-1, keepdims=True)
     exp = np.exp(scaled)
     return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def mix_logits(encoder: dict[str, np.ndarray], sparse: dict[str, np.ndarray], alpha: dict[str, float]) -> dict[str, np.ndarray]:
+    """Per head ``(1 - a) * log p_encoder + a * log p_sparse``; heads without sparse weights stay as they are."""
+    mixed = {}
+    for name, logits in encoder.items():
+        a = alpha.get(name, 0.0)
+        mixed[name] = logits if name not in sparse or a == 0 else (1 - a) * log_softmax(logits) + a * log_softmax(sparse[name])
+    return mixed
 
 
 def decide(head: HeadSpec, probs: np.ndarray) -> np.ndarray:
@@ -60,27 +75,36 @@ class ComplaintClassifier:
         config: ModelConfig,
         locator: Callable[[str], list] | None = None,
         registry: Any | None = None,
+        backend: EncoderBackend | None = None,
+        sparse: Any | None = None,
     ) -> None:
         self.model = model
+        self.sparse = sparse
         self.tokenizer = tokenizer
         self.config = config
         self.locator = locator
         self.registry = registry
+        self.backend: EncoderBackend = backend or TorchBackend(model)
 
     @classmethod
     def from_pretrained(
         cls,
         path: str | Path | None = None,
         *,
-        locate: bool = False,
+        locate: Any = False,
         registry: str | Path | None = None,
         num_threads: int | None = None,
+        backend: str = "auto",
     ) -> "ComplaintClassifier":
         """Load a model directory (default: the embedded model).
 
-        ``locate=True`` adds place extraction and geocoding (``cur_nlp.geo``) to every prediction;
+        ``locate=True`` adds place extraction and geocoding (``cur_nlp.geo.Locator.default()``) to every
+        prediction; pass a configured ``Locator`` instead (own street registry, default region/city) to use it;
         ``registry`` is a JSONL file of known fakes consulted for the ``fake`` head
         (default: the registry shipped in the model directory, if any).
+        ``backend`` runs the encoder: ``"torch"``, ``"onnx"``, ``"onnx-int8"`` (files written by
+        ``cur-nlp export-onnx``) or ``"auto"``: ONNX int8 when onnxruntime is installed and the model directory
+        records a checked ONNX file, else torch (see :mod:`cur_nlp.backends`).
         """
         directory = Path(path) if path is not None else default_model_path()
         if not directory.is_dir():
@@ -92,11 +116,19 @@ class ComplaintClassifier:
         config = ModelConfig.load(directory)
         model = MultiHeadModel.load(directory, config)
         tokenizer = AutoTokenizer.from_pretrained(str(directory), use_fast=True)
-        classifier = cls(model, tokenizer, config)
-        if locate:
+        sparse = None
+        if "sparse" in config.extra:
+            from cur_nlp.sparse import SparseHeads
+
+            sparse = SparseHeads.load(directory)
+        classifier = cls(model, tokenizer, config, sparse=sparse,
+                         backend=select_backend(backend, directory, config, model, num_threads))
+        if locate is True:
             from cur_nlp.geo import Locator
 
             classifier.locator = Locator.default()
+        elif locate:
+            classifier.locator = locate
         registry_path = Path(registry) if registry else directory / "known_fakes.jsonl"
         if registry or registry_path.exists():
             from cur_nlp.registry import FakeRegistry
@@ -138,16 +170,15 @@ class ComplaintClassifier:
         hidden = self.model.encoder.config.hidden_size
         vectors = np.zeros((len(cleaned), hidden), dtype=np.float32)
         pad_id = self.tokenizer.pad_token_id or 0
+        widths = np.minimum(lengths, self.config.max_length)
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            ids = [self._clip(encoded[i]) for i in batch]
-            width = max(len(x) for x in ids)
-            input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(ids), width), dtype=torch.long)
-            for row, seq in enumerate(ids):
-                input_ids[row, : len(seq)] = torch.tensor(seq)
-                mask[row, : len(seq)] = 1
-            vectors[batch] = self.model.embed(input_ids, mask).float().numpy()
+            width = int(widths[batch].max())
+            input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+            for row, i in enumerate(batch):
+                input_ids[row, : widths[i]] = self._clip(encoded[i])
+            mask = (np.arange(width) < widths[batch, None]).astype(np.int64)
+            vectors[batch] = self.backend.embed(input_ids, mask)
         return vectors, truncated
 
     def _clip(self, ids: list[int]) -> list[int]:
@@ -155,15 +186,30 @@ class ComplaintClassifier:
         return ids if len(ids) <= limit else ids[: limit - 1] + [ids[-1]]
 
     @torch.inference_mode()
+    def head_logits(self, vectors: np.ndarray, cleaned: Sequence[str]) -> dict[str, np.ndarray]:
+        """Uncalibrated logits per head: the encoder heads, mixed with the sparse n-gram heads when the model has them."""
+        self.model.eval()
+        logits = {k: v.float().numpy() for k, v in self.model.classify(torch.from_numpy(vectors)).items()}
+        if self.sparse is None:
+            return logits
+        return mix_logits(logits, self.sparse.logits(list(cleaned)), self.config.extra["sparse"]["alpha"])
+
+    @torch.inference_mode()
     def _scores_from_vectors(self, vectors: np.ndarray) -> dict[str, np.ndarray]:
+        """Encoder-head probabilities only (no sparse mixing): for comparing encoder backends."""
         self.model.eval()
         logits = self.model.classify(torch.from_numpy(vectors))
         return {h.name: softmax(logits[h.name].float().numpy(), h.temperature) for h in self.config.heads}
 
+    def _scores(self, vectors: np.ndarray, cleaned: Sequence[str]) -> dict[str, np.ndarray]:
+        logits = self.head_logits(vectors, cleaned)
+        return {h.name: softmax(logits[h.name], h.temperature) for h in self.config.heads}
+
     def predict_scores(self, texts: Sequence[str], batch_size: int = 64) -> dict[str, np.ndarray]:
         """Calibrated probabilities per head, ``{head: array (n_texts, n_labels)}``, columns in label order."""
-        vectors, _ = self.embed(texts, batch_size)
-        return self._scores_from_vectors(vectors)
+        cleaned = self._prepare(texts)
+        vectors, _ = self.embed(cleaned, batch_size, normalized=True)
+        return self._scores(vectors, cleaned)
 
     def predict(self, texts: Sequence[str], batch_size: int = 64, top_k: int = 3) -> list[Prediction]:
         """Predictions for many posts, in input order. Empty posts get ``empty=True`` and no head decisions."""
@@ -175,8 +221,9 @@ class ComplaintClassifier:
         results = [Prediction(empty=True) for _ in cleaned]
         if readable:
             vectors, truncated = self.embed([cleaned[i] for i in readable], batch_size, normalized=True)
-            scores = self._scores_from_vectors(vectors)
-            matches = self.registry.match(vectors) if self.registry is not None else [None] * len(readable)
+            scores = self._scores(vectors, [cleaned[i] for i in readable])
+            texts_read = [cleaned[i] for i in readable]
+            matches = self.registry.match(vectors, texts_read) if self.registry is not None else [None] * len(readable)
             for head in self.config.heads:
                 probs = scores[head.name]
                 chosen = decide(head, probs)
@@ -201,6 +248,12 @@ class ComplaintClassifier:
         return HeadPrediction(
             head.labels[chosen], float(probs[chosen]), tuple((head.labels[i], float(probs[i])) for i in top)
         )
+
+    def explain(self, text: str, heads: list[str] | None = None):
+        """Words that pushed each head's decision on ``text`` (occlusion; see :mod:`cur_nlp.explain`)."""
+        from cur_nlp.explain import explain
+
+        return explain(self, text, heads)
 
     def iter_predict(self, texts: Iterable[str], batch_size: int = 64, chunk: int = 1024) -> Iterable[Prediction]:
         """Stream predictions over an iterable of any length, ``chunk`` texts at a time."""

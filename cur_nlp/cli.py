@@ -44,6 +44,9 @@ def predict(
     output_format: Optional[str] = typer.Option(None, "--output-format", help="jsonl or csv (default: from extension)."),
     locate: bool = typer.Option(True, "--locate/--no-locate", help="Extract and geocode places."),
     chunk: int = typer.Option(512, help="Records read before each model call (memory bound for huge inputs)."),
+    gazetteer: list[Path] = typer.Option([], "--gazetteer", "-g", help="Extra CSV/Parquet gazetteer (street registry); repeatable."),
+    default_region: Optional[str] = typer.Option(None, help="Region assumed when a post names none."),
+    default_city: Optional[str] = typer.Option(None, help="Settlement assumed for streets when a post names none."),
 ) -> None:
     """Classify posts: adds topic, urgency, fake (and locations) to every record, in input order.
 
@@ -56,7 +59,13 @@ def predict(
     from cur_nlp.io import RecordWriter, detect_format, open_input, open_output, read_records
 
     _setup_logging()
-    classifier = ComplaintClassifier.from_pretrained(model, locate=locate)
+    locator = False
+    if locate:
+        from cur_nlp.geo import Locator, TableGazetteer
+
+        locator = Locator.default(*[TableGazetteer.from_file(p) for p in gazetteer],
+                                  default_region=default_region, default_city=default_city)
+    classifier = ComplaintClassifier.from_pretrained(model, locate=locator)
     in_fmt = detect_format(input, input_format)
     out_fmt = detect_format(output, output_format)
     skipped = written = 0
@@ -130,11 +139,15 @@ def data_prepare(
 
 @app.command()
 def train(config: Path = typer.Option(..., "--config", "-c", help="Training config YAML (training/configs/).")) -> None:
-    """Train a model from a typed YAML config (full fine-tuning or fast heads-only mode), then evaluate it."""
+    """Train a model from a typed YAML config (full fine-tuning or fast heads-only mode), then evaluate it.
+
+    The recipe: train (best dev epoch kept) → optional sparse n-gram heads → calibration and decisions on dev →
+    registry threshold → evaluation report (metrics.json, eval/report.md) → model card (README.md).
+    """
     _setup_logging()
     cfg = _training("config").TrainConfig.from_yaml(config)
-    out = _training("train").train(cfg)
-    _training("evaluate").evaluate_model_dir(out, Path(cfg.data.prepared_dir or "artifacts/data"), cfg.baseline_dir)
+    out = _training("pipeline").run(cfg)
+    typer.echo(f"model written to {out}")
 
 
 @app.command()
@@ -164,6 +177,40 @@ def evaluate(
     _training("evaluate").evaluate_model_dir(model or default_model_path(), data, baseline_dir, out, split)
 
 
+@app.command()
+def heatmap(
+    input: Path = typer.Argument(..., help="JSONL from `cur-nlp predict` (or raw posts with 'text')."),
+    out: Path = typer.Option(Path("out/heatmap"), "--out", "-o", help="Folder for heatmap.csv, .html and .png."),
+    gazetteer: list[Path] = typer.Option([], "--gazetteer", "-g", help="Extra CSV/Parquet gazetteer; repeatable."),
+    default_region: Optional[str] = typer.Option(None, help="Region assumed when a post names none."),
+    default_city: Optional[str] = typer.Option(None, help="Settlement assumed for streets when a post names none."),
+    html: bool = typer.Option(True, "--html/--no-html", help="Write the HTML map (folium)."),
+    png: bool = typer.Option(True, "--png/--no-png", help="Write the static PNG (renders offline)."),
+) -> None:
+    """Aggregate posts by municipality × topic × urgency: a CSV table, an HTML map and a static PNG."""
+    from cur_nlp.geo import run_heatmap
+
+    _setup_logging()
+    result = run_heatmap(input, out, gazetteers=gazetteer, default_region=default_region,
+                         default_city=default_city, html=html, png=png)
+    typer.echo(str(result))
+
+
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, help="Interface (default: $CUR_NLP_HOST or 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, help="Port (default: $CUR_NLP_PORT or 8000)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model directory (default: embedded model)."),
+    workers: Optional[int] = typer.Option(None, help="Uvicorn worker processes (default: $CUR_NLP_WORKERS or 1)."),
+) -> None:
+    """Start the classify HTTP service (POST /v1/classify, docs at /docs); other settings from CUR_NLP_* / .env."""
+    try:
+        from serve.app import run
+    except ImportError as error:
+        raise typer.BadParameter(f"the service needs the serve extras (pip install -e '.[serve]'): {error}") from error
+    run(host=host, port=port, model=model, workers=workers)
+
+
 def main() -> None:
     """Entry point of the ``cur-nlp`` console script."""
     app()
@@ -171,3 +218,47 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@app.command("export-onnx")
+def export_onnx_command(
+    model_dir: Path = typer.Argument(..., help="Model directory to export (files are written into it)."),
+    quantize: bool = typer.Option(True, "--quantize/--no-quantize", help="Also write the int8 encoder.int8.onnx."),
+    keep_fp32: Optional[bool] = typer.Option(None, "--keep-fp32/--drop-fp32",
+                                             help="Keep encoder.onnx (fp32) next to int8 (default: only with --no-quantize)."),
+    data: Optional[Path] = typer.Option(None, help="Prepared splits (cur-nlp data prepare): check on their texts."),
+    split: str = typer.Option("dev", help="Split of --data to check on."),
+    texts: Optional[Path] = typer.Option(None, help="JSONL/CSV with 'text' (and optional 'topic') to check on."),
+    max_texts: int = typer.Option(4000, help="At most this many check texts."),
+) -> None:
+    """Export the encoder to ONNX (fp32 and dynamic int8), check it against torch, record it in config.json.
+
+    ``from_pretrained(backend="auto")`` then uses the int8 file when its check passed (label agreement with
+    torch on every head and topic macro-F1 within half a point); without --data/--texts only a smoke set is used.
+    """
+    from cur_nlp.backends.export import export_onnx
+    from cur_nlp.io import detect_format, open_input, read_records
+
+    _setup_logging()
+    check_texts: list[str] = []
+    topics: list = []
+    if data is not None:
+        splits = _training("splits")
+        for source in sorted(p.name for p in data.iterdir() if p.is_dir()):
+            rows = splits.load_prepared(data, source)[split]
+            check_texts += list(rows["text"])
+            topics += list(rows["topic"]) if "topic" in rows.column_names else [None] * len(rows)
+    if texts is not None:
+        with open_input(str(texts)) as source_file:
+            for _, record, _problem in read_records(source_file, detect_format(str(texts))):
+                if record is not None:
+                    check_texts.append(record["text"])
+                    topics.append(record.get("topic"))
+    step = max(1, len(check_texts) // max_texts) if check_texts else 1
+    entries = export_onnx(model_dir, quantize=quantize, keep_fp32=keep_fp32, texts=check_texts[::step][:max_texts] or None,
+                          topic_labels=topics[::step][:max_texts] or None)
+    for name, entry in entries.items():
+        check = entry["check"]
+        typer.echo(f"{name}: {entry['file']} {entry['bytes'] / 1e6:.1f} MB, passed={entry['passed']}, "
+                   f"agreement={check['agreement']}, min cosine={check['min_cosine']:.4f}, "
+                   f"topic macro-F1={check.get('topic_macro_f1')}")

@@ -1,8 +1,11 @@
-"""A registry of known fakes (debunked rumours) matched by embedding similarity with the model's encoder.
+"""A registry of known fakes (debunked rumours) matched by similarity with the model's own representations.
 
-Registry file: JSON lines with ``id``, ``claim``, ``refutation`` and optional ``link``. A post whose
-sentence vector has cosine similarity ≥ ``threshold`` with a registered claim is marked fake with that
-claim's id. The threshold is stored in the model config (``extra.registry_threshold``) when tuned.
+Registry file: JSON lines with ``id``, ``claim``, ``refutation`` and optional ``link``. The similarity of a post
+to a claim is the cosine of their encoder sentence vectors, averaged with the cosine of their TF-IDF n-gram
+vectors when the model has sparse heads (a fine-tuned encoder packs all posts of one topic close together; shared
+wording separates a paraphrase of the rumour from an ordinary complaint on the same topic). A post whose best
+similarity is ≥ ``threshold`` is marked fake with that claim's id; the threshold is tuned on labelled paraphrases
+and stored in the model config (``extra.registry_threshold``).
 """
 
 from __future__ import annotations
@@ -50,10 +53,18 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 class FakeRegistry:
     """Known fakes embedded once; ``match`` returns the closest claim id per post above the threshold."""
 
-    def __init__(self, entries: list[KnownFake], vectors: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(self, entries: list[KnownFake], vectors: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
+                 sparse: Any | None = None) -> None:
         self.entries = entries
         self.vectors = _unit(vectors)
         self.threshold = threshold
+        self.sparse = sparse
+        self._claim_sparse = None
+        if sparse is not None:
+            from cur_nlp.normalize import normalize_text
+            from cur_nlp.sparse import sparse_vectors
+
+            self._claim_sparse = sparse_vectors(sparse, [normalize_text(e.claim) for e in entries])
 
     @classmethod
     def from_file(cls, path: str | Path, classifier: Any, threshold: float | None = None) -> "FakeRegistry":
@@ -62,15 +73,21 @@ class FakeRegistry:
         vectors, _ = classifier.embed([e.claim for e in entries])
         if threshold is None:
             threshold = float(classifier.config.extra.get("registry_threshold", DEFAULT_THRESHOLD))
-        return cls(entries, vectors, threshold)
+        return cls(entries, vectors, threshold, sparse=getattr(classifier, "sparse", None))
 
-    def similarities(self, vectors: np.ndarray) -> np.ndarray:
-        """Cosine similarity of each post vector to each registered claim, shape ``(n_posts, n_claims)``."""
-        return _unit(np.asarray(vectors, dtype=np.float32)) @ self.vectors.T
+    def similarities(self, vectors: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
+        """Similarity of each post to each registered claim, shape ``(n_posts, n_claims)``: encoder cosine,
+        averaged with TF-IDF cosine when the registry has sparse features and the (normalised) texts are given."""
+        dense = _unit(np.asarray(vectors, dtype=np.float32)) @ self.vectors.T
+        if self._claim_sparse is None or texts is None:
+            return dense
+        from cur_nlp.sparse import cosine_matrix, sparse_vectors
 
-    def match(self, vectors: np.ndarray) -> list[tuple[str, float] | None]:
+        return 0.5 * dense + 0.5 * cosine_matrix(sparse_vectors(self.sparse, list(texts)), self._claim_sparse)
+
+    def match(self, vectors: np.ndarray, texts: list[str] | None = None) -> list[tuple[str, float] | None]:
         """Per post: ``(claim id, similarity)`` of the best match at or above the threshold, else None."""
-        sims = self.similarities(vectors)
+        sims = self.similarities(vectors, texts)
         best = sims.argmax(axis=1)
         return [
             (self.entries[j].id, float(sims[i, j])) if sims[i, j] >= self.threshold else None

@@ -89,3 +89,19 @@ def test_max_length_from_data_and_class_weights():
     assert choose_max_length([300] * 10, 128, 98) == 128
     weights = class_weights(np.array([0, 0, 0, 1, -1]), 3, "inverse")
     assert weights[1] > weights[0] and weights[2] == 0
+
+
+def test_min_recall_raises_offset_but_respects_precision_floor():
+    import numpy as np
+
+    from training.calibrate import tune_class_bias
+
+    rng = np.random.default_rng(0)
+    gold = np.array([0] * 40 + [1] * 160)
+    probs = np.where(np.arange(2)[None, :] == gold[:, None], 0.6, 0.4) + rng.normal(0, 0.15, (200, 2))
+    probs = np.clip(probs, 0.01, None)
+    probs /= probs.sum(1, keepdims=True)
+    bias = tune_class_bias(probs, gold, {0: 0.95}, min_support=1000)
+    pred = (np.log(probs) + bias).argmax(1)
+    assert bias[0] > 0  # raised
+    assert (gold[pred == 0] == 0).mean() >= 0.5  # but not past the precision floor

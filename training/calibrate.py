@@ -19,13 +19,21 @@ def fit_temperature(logits: np.ndarray, gold: np.ndarray) -> float:
     return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
 
 
+MIN_SUPPORT_FOR_BIAS = 30
+"""Classes with fewer dev examples keep offset 0: tuning on a handful of posts fits noise."""
+
+
 def tune_class_bias(probs: np.ndarray, gold: np.ndarray, min_recall: dict[int, float] | None = None,
-                    grid: np.ndarray | None = None, rounds: int = 2) -> list[float]:
-    """Additive log-probability offsets per class that maximise macro-F1 on dev (coordinate ascent),
-    then raise the offset of classes in ``min_recall`` until their dev recall reaches the target."""
-    grid = np.arange(-2.0, 2.01, 0.25) if grid is None else grid
+                    grid: np.ndarray | None = None, rounds: int = 2,
+                    min_support: int = MIN_SUPPORT_FOR_BIAS, min_precision: float = 0.5) -> list[float]:
+    """Additive log-probability offsets per class that maximise macro-F1 on dev (coordinate ascent over classes
+    with at least ``min_support`` dev examples), then raise the offset of classes in ``min_recall`` until their
+    dev recall reaches the target — but never so far that the class's dev precision falls below ``min_precision``
+    (an operator flooded with false "critical" alerts stops reading them)."""
+    grid = np.arange(-1.5, 1.51, 0.25) if grid is None else grid
     logp = np.log(np.clip(probs, 1e-12, 1))
     present = sorted(set(gold.tolist()))
+    tunable = [c for c in present if (gold == c).sum() >= min_support]
     bias = np.zeros(probs.shape[1])
 
     def score(b: np.ndarray) -> float:
@@ -33,7 +41,7 @@ def tune_class_bias(probs: np.ndarray, gold: np.ndarray, min_recall: dict[int, f
 
     best = score(bias)
     for _ in range(rounds):
-        for c in present:
+        for c in tunable:
             for value in grid:
                 trial = bias.copy()
                 trial[c] = value
@@ -44,9 +52,15 @@ def tune_class_bias(probs: np.ndarray, gold: np.ndarray, min_recall: dict[int, f
         mask = gold == c
         if not mask.any():
             continue
-        for value in np.arange(bias[c], bias[c] + 6.01, 0.1):
-            bias[c] = value
-            if ((logp[mask] + bias).argmax(1) == c).mean() >= target:
+        start = bias[c]
+        for value in np.arange(start, start + 6.01, 0.1):
+            trial = bias.copy()
+            trial[c] = value
+            pred = (logp + trial).argmax(1)
+            if (pred == c).any() and (gold[pred == c] == c).mean() < min_precision:
+                break  # more recall would cost precision below the floor: keep the last acceptable offset
+            bias = trial
+            if (pred[mask] == c).mean() >= target:
                 break
     return [float(round(b, 3)) for b in bias]
 

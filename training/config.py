@@ -18,6 +18,10 @@ class TrainConfig:
 
     ``mode``: ``full`` fine-tunes the encoder (default for the shipped model); ``fast`` freezes it, caches
     sentence vectors once and trains only the heads (minutes on a CPU, for trying new labels).
+    ``sparse_features``: add TF-IDF n-gram heads beside the encoder, mixed per head with a weight tuned on dev.
+    ``decision_labels``: per head, a hand-labelled CSV (``id,<head>``) whose dev-split rows replace the dev column
+    for decision tuning (e.g. the urgency gold set instead of weak urgency labels).
+    ``registry``: a known-fakes JSONL copied into the model; its similarity threshold is tuned on ``registry_pairs``.
     """
 
     name: str
@@ -45,7 +49,10 @@ class TrainConfig:
     calibrate: bool = True
     tune_decisions: bool = True
     min_recall: dict[str, dict[str, float]] = field(default_factory=dict)
+    decision_labels: dict[str, str] = field(default_factory=dict)
+    sparse_features: bool = False
     registry: str | None = None
+    registry_pairs: str | None = "training/registry/paraphrases.jsonl"
     baseline_dir: str | None = None
     torch_threads: int | None = None
     seed: int = 13

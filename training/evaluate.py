@@ -4,7 +4,8 @@ Evaluation sets (``split`` = test by default):
 - ``spb``: SPb time-split test (topic; weak urgency from the reason);
 - ``kursk``: Kursk stratified test (topic; weak urgency);
 - ``ru22fact``: RU22Fact test (fake);
-- ``urgency_gold``: the hand-labelled urgency gold set (``training/gold/urgency_gold.csv``).
+- ``urgency_gold``: the hand-labelled urgency gold set (``training/gold/urgency_gold.csv``), the posts of the
+  evaluated split only (its dev half may tune urgency decisions: see ``TrainConfig.decision_labels``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def build_eval_sets(data_dir: Path, split: str = "test") -> list[EvalSet]:
     """The standard evaluation sets from prepared splits (and the gold file, looked up in dev+test)."""
     from training.splits import load_prepared
 
-    sets, by_id = [], {}
+    sets, by_id, by_split = [], {}, {"dev": [], "test": [], "train": []}
     for source, heads in SUITE_HEADS.items():
         if source == "urgency_gold":
             continue
@@ -56,12 +57,15 @@ def build_eval_sets(data_dir: Path, split: str = "test") -> list[EvalSet]:
         if source in ("spb", "kursk"):
             for s in ("dev", "test"):
                 by_id.update({r["id"]: r for r in prepared[s].to_list()})
+                by_split[s].extend(prepared[s]["id"])
     if GOLD_FILE.exists():
         gold = load_gold()
         missing = [i for i in gold if i not in by_id]
         if missing:
             raise ValueError(f"{len(missing)} gold ids are not in the prepared dev/test splits, e.g. {missing[:3]}")
-        ids = list(gold)
+        # only the gold posts of the evaluated split: the dev half may be used to tune urgency decisions
+        in_split = set(by_split[split])
+        ids = [i for i in gold if i in in_split]
         sets.append(EvalSet("urgency_gold", ids, [by_id[i]["text"] for i in ids],
                             {"urgency": [gold[i] for i in ids], "weak_urgency": [by_id[i]["urgency"] for i in ids]}))
     return sets

@@ -18,8 +18,11 @@ PAIRS = Path(__file__).parent / "registry" / "paraphrases.jsonl"
 
 def registry_scores(classifier, pairs: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best similarity, whether the best claim is the right one, and whether a match is expected, per text."""
-    vectors, _ = classifier.embed([p["text"] for p in pairs])
-    sims = classifier.registry.similarities(vectors)
+    from cur_nlp.normalize import normalize_text
+
+    texts = [normalize_text(p["text"]) for p in pairs]
+    vectors, _ = classifier.embed(texts, normalized=True)
+    sims = classifier.registry.similarities(vectors, texts)
     best = sims.argmax(1)
     ids = [classifier.registry.entries[j].id for j in best]
     expected = np.array([p["claim_id"] is not None for p in pairs])
@@ -41,29 +44,34 @@ def best_threshold(best: np.ndarray, right: np.ndarray, expected: np.ndarray) ->
     return result
 
 
-def main() -> None:
+def tune_registry(model_dir: Path, pairs_path: Path = PAIRS) -> dict:
+    """Tune the registry threshold of ``model_dir`` on ``pairs_path`` and save it in its config."""
     from cur_nlp.classifier import ComplaintClassifier
     from cur_nlp.model_dir import ModelConfig
 
+    classifier = ComplaintClassifier.from_pretrained(model_dir)
+    if classifier.registry is None:
+        raise ValueError(f"{model_dir} has no known_fakes.jsonl registry")
+    pairs = [json.loads(line) for line in Path(pairs_path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    best, right, expected = registry_scores(classifier, pairs)
+    threshold, stats = best_threshold(best, right, expected)
+    # place the threshold half-way between the chosen boundary score and the best score just below it
+    below = best[best < threshold]
+    if below.size:
+        threshold = float(round((threshold + below.max()) / 2, 4))
+    config = ModelConfig.load(model_dir)
+    config.extra["registry_threshold"] = threshold
+    config.extra["registry_tuning"] = {**stats, "pairs": len(pairs), "file": str(pairs_path)}
+    config.save(model_dir)
+    return {"threshold": threshold, **stats}
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_dir", type=Path)
     parser.add_argument("--pairs", type=Path, default=PAIRS)
     args = parser.parse_args()
-    classifier = ComplaintClassifier.from_pretrained(args.model_dir)
-    if classifier.registry is None:
-        raise SystemExit(f"{args.model_dir} has no known_fakes.jsonl registry")
-    pairs = [json.loads(line) for line in args.pairs.read_text(encoding="utf-8").splitlines() if line.strip()]
-    best, right, expected = registry_scores(classifier, pairs)
-    # place the threshold half-way between the chosen boundary score and the best score just below it
-    threshold, stats = best_threshold(best, right, expected)
-    below = best[best < threshold]
-    if below.size:
-        threshold = float(round((threshold + below.max()) / 2, 4))
-    config = ModelConfig.load(args.model_dir)
-    config.extra["registry_threshold"] = threshold
-    config.extra["registry_tuning"] = {**stats, "pairs": len(pairs), "file": str(args.pairs)}
-    config.save(args.model_dir)
-    print(json.dumps({"threshold": threshold, **stats}, ensure_ascii=False))
+    print(json.dumps(tune_registry(args.model_dir, args.pairs), ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -254,15 +254,34 @@ def train(cfg: TrainConfig) -> Path:
         model.load_state_dict(best_state)
         dev_vectors = compute_vectors(model, ids["dev"], pad_id, cfg.eval_batch_size)
 
-    calibrate_and_tune(model_cfg, head_logits(model, dev_vectors), labels["dev"], cfg)
+    calibrate_and_tune(model_cfg, head_logits(model, dev_vectors), labels["dev"], cfg,
+                       decision_labels(data, cfg, labels["dev"]))
     save_model_dir(model, tokenizer, cfg, out, history, time.time() - started)
     log.info("saved model to %s (%.1f min)", out, (time.time() - started) / 60)
     return out
 
 
+def decision_labels(data: TrainingData, cfg: TrainConfig, labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Dev labels for decision tuning: the dev column, or for heads in ``cfg.decision_labels`` the hand-labelled
+    file (``id,<head>``) restricted to dev ids — so decisions follow the label definitions, not weak labels."""
+    import csv
+
+    result = dict(labels)
+    for head_name, path in cfg.decision_labels.items():
+        with open(path, encoding="utf-8", newline="") as handle:
+            gold = {row["id"]: row[head_name] for row in csv.DictReader(handle)}
+        names = data.labels[head_name]
+        result[head_name] = np.array([names.index(gold[i]) if gold.get(i) in names else -1 for i in data.ids("dev")])
+        log.info("head %s: decisions tuned on %d hand-labelled dev posts from %s", head_name,
+                 int((result[head_name] >= 0).sum()), path)
+    return result
+
+
 def calibrate_and_tune(model_cfg: ModelConfig, logits: dict[str, np.ndarray], labels: dict[str, np.ndarray],
-                       cfg: TrainConfig) -> None:
-    """Fit temperatures and decision rules per head on dev, in place on ``model_cfg``."""
+                       cfg: TrainConfig, decide_on: dict[str, np.ndarray] | None = None) -> None:
+    """Fit temperatures (on ``labels``) and decision rules (on ``decide_on``, default ``labels``) per head on dev,
+    in place on ``model_cfg``."""
+    decide_on = decide_on or labels
     for head in model_cfg.heads:
         rows = labels[head.name] >= 0
         if not rows.any():
@@ -270,9 +289,11 @@ def calibrate_and_tune(model_cfg: ModelConfig, logits: dict[str, np.ndarray], la
         gold, head_logit = labels[head.name][rows], logits[head.name][rows]
         if cfg.calibrate:
             head.temperature = round(fit_temperature(head_logit, gold), 4)
-        probs = softmax(head_logit, head.temperature)
-        if not cfg.tune_decisions:
+        decision_rows = decide_on[head.name] >= 0
+        if not cfg.tune_decisions or not decision_rows.any():
             continue
+        gold = decide_on[head.name][decision_rows]
+        probs = softmax(logits[head.name][decision_rows], head.temperature)
         if head.type == "binary":
             head.threshold = round(tune_threshold(probs[:, 1], gold), 4)
         else:

@@ -1,0 +1,458 @@
+"""Speed and accuracy of cur_nlp's encoder backends on real SPb/Kursk test posts (issue 6).
+
+One run, the same texts for every variant::
+
+    .venv/bin/python benchmarks/speed.py --model models/default --out reports/speed/speed.json
+
+Variants: a naive ``transformers.pipeline("feature-extraction")`` at batch 1 on the same weights, torch fp32
+batched, ONNX fp32, ONNX int8 (both exported into a temporary copy of the model directory, so the model
+directory itself is never written), the full ``predict`` (three heads, registry) with and without geo
+extraction, cold start in a fresh subprocess, peak RSS, sizes on disk, accuracy (topic macro-F1 per test
+set, label agreement with torch), and the arithmetic limit: encoder FLOPs per post at the measured token
+lengths against the matmul throughput these cores reach. Prints a table and writes JSON (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SOURCES = ("spb", "kursk")
+SHIPPED_LIMIT_MB = 120.0
+
+
+# ----------------------------------------------------------------------------------------------- inputs
+def load_posts(data_dir: Path, sources: Sequence[str], limit: int | None) -> list[dict[str, Any]]:
+    """Test posts of each source: ``{"text", "topic", "source"}`` (at most ``limit`` per source)."""
+    from training.splits import load_prepared
+
+    posts = []
+    for source in sources:
+        test = load_prepared(data_dir, source)["test"]
+        rows = range(len(test)) if limit is None else range(min(limit, len(test)))
+        texts, topics = test["text"], test["topic"]
+        posts += [{"text": texts[i], "topic": topics[i], "source": source} for i in rows]
+    return posts
+
+
+def token_lengths(clf: Any, texts: Sequence[str]) -> np.ndarray:
+    """Tokens per text as ``ComplaintClassifier.embed`` counts them (prefix, normalisation), before clipping
+    to ``max_length`` (a value of ``max_length + 1`` means the text was truncated)."""
+    cleaned = clf._prepare(texts)
+    encoded = clf.tokenizer([clf.config.text_prefix + t for t in cleaned], truncation=True,
+                            max_length=clf.config.max_length + 1)["input_ids"]
+    return np.array([len(x) for x in encoded])
+
+
+def padding_overhead(lengths: np.ndarray, batch_size: int, sort: bool) -> float:
+    """Padded tokens / real tokens - 1 when batching ``batch_size`` texts (sorted by length or in input order)."""
+    order = np.argsort(lengths, kind="stable") if sort else np.arange(len(lengths))
+    padded = sum(int(lengths[order[s:s + batch_size]].max()) * len(order[s:s + batch_size])
+                 for s in range(0, len(order), batch_size))
+    return padded / int(lengths.sum()) - 1.0
+
+
+# ----------------------------------------------------------------------------------------------- arithmetic
+def encoder_flops(encoder_config: Any, tokens: float) -> float:
+    """FLOPs of one sequence of ``tokens`` tokens through the encoder: 2 per multiply-add in the dense layers
+    (Q, K, V, output, two FFN matrices) plus the attention products QK^T and AV; embeddings, LayerNorm,
+    softmax and pooling are lower order and left out."""
+    d, layers, ff = encoder_config.hidden_size, encoder_config.num_hidden_layers, encoder_config.intermediate_size
+    dense = 2.0 * tokens * layers * (4 * d * d + 2 * d * ff)
+    attention = 4.0 * layers * tokens * tokens * d
+    return dense + attention
+
+
+def _best_rate(fn: Callable[[], Any], flops: float, seconds: float = 1.5) -> float:
+    """Best GFLOP/s of ``fn`` (doing ``flops``) over repeated calls for about ``seconds``."""
+    fn()
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        fn()
+        best = max(best, flops / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def matmul_peaks(hidden: int, intermediate: int) -> dict[str, float]:
+    """Matmul throughput of these cores (GFLOP/s; int8 as GOP/s): a large square fp32 product (numpy and
+    torch), the encoder's own FFN shape in fp32, and that shape in int8 (``torch._int_mm``) where available."""
+    import torch
+
+    peaks: dict[str, float] = {}
+    n = 2048
+    a, b = np.random.rand(n, n).astype(np.float32), np.random.rand(n, n).astype(np.float32)
+    peaks["numpy_fp32_2048"] = _best_rate(lambda: a @ b, 2.0 * n ** 3)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    peaks["torch_fp32_2048"] = _best_rate(lambda: ta @ tb, 2.0 * n ** 3)
+    tokens = 64 * 48
+    x, w = torch.randn(tokens, hidden), torch.randn(hidden, intermediate)
+    peaks["torch_fp32_ffn_shape"] = _best_rate(lambda: x @ w, 2.0 * tokens * hidden * intermediate)
+    try:
+        xi = torch.randint(-127, 127, (tokens, hidden), dtype=torch.int8)
+        wi = torch.randint(-127, 127, (hidden, intermediate), dtype=torch.int8)
+        peaks["torch_int8_ffn_shape"] = _best_rate(lambda: torch._int_mm(xi, wi), 2.0 * tokens * hidden * intermediate)
+    except (AttributeError, RuntimeError):
+        pass
+    return peaks
+
+
+# ----------------------------------------------------------------------------------------------- accuracy
+def topic_f1(clf: Any, scores: dict[str, np.ndarray], posts: Sequence[dict]) -> dict[str, float]:
+    """Topic macro-F1 per source (classes present in gold or predictions, as the training evaluation)."""
+    from cur_nlp.backends.export import macro_f1
+    from cur_nlp.classifier import decide
+
+    head = clf.config.head("topic")
+    chosen = decide(head, scores["topic"])
+    result = {}
+    for source in SOURCES:
+        rows = [i for i, p in enumerate(posts) if p["source"] == source and p["topic"] in head.labels]
+        if rows:
+            gold = np.array([head.labels.index(posts[i]["topic"]) for i in rows])
+            result[source] = macro_f1(gold, chosen[rows])
+    return result
+
+
+def decisions(clf: Any, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Label index per head from calibrated probabilities."""
+    from cur_nlp.classifier import decide
+
+    return {h.name: decide(h, scores[h.name]) for h in clf.config.heads}
+
+
+def agreement(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, float]:
+    """Share of texts with the same label, per head."""
+    return {name: float(np.mean(a[name] == b[name])) for name in a}
+
+
+# ----------------------------------------------------------------------------------------------- variants
+def run_batched(clf: Any, texts: Sequence[str], batch_size: int) -> tuple[dict[str, np.ndarray], float]:
+    """``predict_scores`` over all texts (tokenise, encode, heads), after a one-batch warm-up; seconds."""
+    clf.predict_scores(texts[:batch_size], batch_size)
+    start = time.perf_counter()
+    scores = clf.predict_scores(texts, batch_size)
+    return scores, time.perf_counter() - start
+
+
+def run_naive(clf: Any, texts: Sequence[str]) -> tuple[np.ndarray, float]:
+    """``transformers.pipeline("feature-extraction")`` one text at a time on the same fp32 weights, mean
+    pooling and the linear heads per text; returns pooled vectors and seconds."""
+    import torch
+    from transformers import pipeline
+
+    from cur_nlp.normalize import normalize_text
+
+    pipe = pipeline("feature-extraction", model=clf.model.encoder, tokenizer=clf.tokenizer)
+    kwargs = {"truncation": True, "max_length": clf.config.max_length}
+
+    def one(text: str) -> np.ndarray:
+        features = pipe(clf.config.text_prefix + normalize_text(text), return_tensors=True, tokenize_kwargs=kwargs)
+        pooled = features[0].mean(0, keepdim=True) if clf.config.pooling == "mean" else features[0][:1]
+        with torch.inference_mode():
+            clf.model.classify(pooled.float())
+        return pooled.float().numpy()[0]
+
+    one(texts[0])
+    start = time.perf_counter()
+    vectors = np.stack([one(t) for t in texts])
+    return vectors, time.perf_counter() - start
+
+
+def export_variants(model_dir: Path, work: Path) -> tuple[Path, dict[str, Any]]:
+    """Copy the model directory to ``work`` and export fp32 + int8 ONNX there (smoke check only)."""
+    from cur_nlp.backends.export import export_onnx
+
+    copy = work / "model"
+    shutil.copytree(model_dir, copy, ignore=shutil.ignore_patterns("encoder.onnx", "encoder.int8.onnx", "eval"))
+    start = time.perf_counter()
+    entries = export_onnx(copy, quantize=True, keep_fp32=True)
+    return copy, {"seconds": time.perf_counter() - start, "entries": entries}
+
+
+COLD_CHILD = r"""
+import json, sys, time
+launched, path, backend, locate, texts_file, full = sys.argv[1:7]
+t0 = time.time()
+from cur_nlp.classifier import ComplaintClassifier
+t1 = time.time()
+clf = ComplaintClassifier.from_pretrained(path, backend=backend, locate=locate == "1")
+t2 = time.time()
+texts = json.load(open(texts_file, encoding="utf-8"))
+clf.predict(texts[:1])
+t3 = time.time()
+out = {"backend": clf.backend.name, "to_interpreter": t0 - float(launched), "import": t1 - t0,
+       "from_pretrained": t2 - t1, "first_prediction": t3 - t2, "cold_start": t3 - float(launched)}
+if full == "1":
+    start = time.perf_counter()
+    clf.predict(texts)
+    out["full_predict_seconds"] = time.perf_counter() - start
+# VmHWM is this process image's own peak (ru_maxrss would carry the parent's peak over fork + exec)
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+out["peak_rss_mb"] = int(status["VmHWM"].split()[0]) / 1024
+print(json.dumps(out))
+"""
+
+
+def cold_start(path: Path, backend: str, locate: bool, texts_file: Path, runs: int, threads: int) -> dict[str, Any]:
+    """Fresh-interpreter timings (spawn to first prediction) ``runs`` times; the first run then predicts all
+    texts and reports the process's peak RSS."""
+    results = []
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for run in range(runs):
+        launched = time.time()
+        done = subprocess.run(
+            [sys.executable, "-c", COLD_CHILD, repr(launched), str(path), backend, "1" if locate else "0",
+             str(texts_file), "1" if run == 0 else "0"],
+            capture_output=True, text=True, env=env, cwd=str(REPO), check=False)
+        if done.returncode != 0:
+            return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    colds = [r["cold_start"] for r in results]
+    first = results[0]
+    return {"backend": first["backend"], "locate": locate, "runs": results, "cold_start_median": statistics.median(colds),
+            "cold_start_min": min(colds), "peak_rss_mb": first["peak_rss_mb"],
+            "full_predict_seconds": first.get("full_predict_seconds")}
+
+
+def dir_size(path: Path, exclude: Sequence[str] = ()) -> int:
+    """Bytes of all files under ``path`` except those named in ``exclude``."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and p.name not in exclude)
+
+
+# ----------------------------------------------------------------------------------------------- report
+def print_table(report: dict[str, Any]) -> None:
+    """The side-by-side table on stdout."""
+    rows = report["variants"]
+    naive = next((r["texts_per_s"] for r in rows if r["name"].startswith("naive")), None)
+    header = (f"{'variant':34} {'texts/s':>8} {'x naive':>8} {'F1 spb':>7} {'F1 krsk':>7} "
+              f"{'agree topic/urg/fake':>22} {'GFLOP/s':>8} {'% fp32 peak':>11}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        f1 = r.get("topic_macro_f1") or {}
+        agree = r.get("agreement_vs_torch") or {}
+        agree_text = "/".join(f"{agree[k]:.4f}" for k in ("topic", "urgency", "fake") if k in agree) or "-"
+        speedup = f"{r['texts_per_s'] / naive:.1f}" if naive else "-"
+        gflops = f"{r['achieved_gflops']:.1f}" if r.get("achieved_gflops") else "-"
+        share = f"{100 * r['share_of_fp32_peak']:.0f}%" if r.get("share_of_fp32_peak") else "-"
+        print(f"{r['name']:34} {r['texts_per_s']:8.1f} {speedup:>8} {f1.get('spb', float('nan')):7.4f} "
+              f"{f1.get('kursk', float('nan')):7.4f} {agree_text:>22} {gflops:>8} {share:>11}")
+    a = report["arithmetic"]
+    print(f"\ntokens/post mean {a['mean_tokens']:.1f} (median {a['median_tokens']:.0f}, p95 {a['p95_tokens']:.0f}); "
+          f"padding overhead batch {report['batch_size']}: sorted {100 * a['padding_overhead_sorted']:.1f}% "
+          f"vs unsorted {100 * a['padding_overhead_unsorted']:.1f}%")
+    print(f"encoder FLOPs/post at mean length {a['gflops_per_post_at_mean'] :.3f} GFLOP; "
+          f"matmul peaks (GFLOP/s): " + ", ".join(f"{k} {v:.0f}" for k, v in a["matmul_peaks"].items()))
+    print(f"arithmetic limit (fp32 peak {a['fp32_peak_gflops']:.0f} GFLOP/s): {a['limit_posts_per_s_fp32']:.0f} posts/s"
+          + (f"; at int8 peak {a['limit_posts_per_s_int8']:.0f} posts/s" if a.get("limit_posts_per_s_int8") else ""))
+    for c in report["cold_start"]:
+        if "error" in c:
+            print(f"cold start {c['name']}: failed: {c['error']}")
+        else:
+            print(f"cold start {c['name']:24} ({c['backend']}): median {c['cold_start_median']:.2f} s "
+                  f"(min {c['cold_start_min']:.2f}), peak RSS {c['peak_rss_mb']:.0f} MB")
+    s = report["sizes"]
+    print(f"model dir {s['model_dir_mb']:.1f} MB; shipped set (safetensors + int8 ONNX + tokenizer + configs) "
+          f"{s['shipped_mb']:.1f} MB (limit {SHIPPED_LIMIT_MB:.0f}); files: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in s["files_mb"].items()))
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The variants table in Markdown (for docs/speed.md)."""
+    naive = next((r["texts_per_s"] for r in report["variants"] if r["name"].startswith("naive")), None)
+    lines = ["| variant | texts/s | × naive | topic macro-F1 SPb | topic macro-F1 Kursk | agreement with torch "
+             "(topic / urgency / fake) | useful GFLOP/s | share of fp32 matmul peak |",
+             "|---|---:|---:|---:|---:|---|---:|---:|"]
+    for r in report["variants"]:
+        f1 = r.get("topic_macro_f1") or {}
+        agree = r.get("agreement_vs_torch") or {}
+        cells = [
+            r["name"], f"{r['texts_per_s']:.1f}", f"{r['texts_per_s'] / naive:.1f}" if naive else "–",
+            f"{f1['spb']:.4f}" if "spb" in f1 else "–", f"{f1['kursk']:.4f}" if "kursk" in f1 else "–",
+            " / ".join(f"{agree[k]:.4f}" for k in ("topic", "urgency", "fake") if k in agree) or "–",
+            f"{r['achieved_gflops']:.1f}" if r.get("achieved_gflops") else "–",
+            f"{100 * r['share_of_fp32_peak']:.0f}%" if r.get("share_of_fp32_peak") else "–",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run every measurement, print the table, write the JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "default", help="model directory")
+    parser.add_argument("--data", type=Path, default=REPO / "artifacts" / "data", help="prepared splits")
+    parser.add_argument("--out", type=Path, default=None, help="JSON report path")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--limit", type=int, default=None, help="at most this many test posts per source")
+    parser.add_argument("--naive-limit", type=int, default=1000, help="posts for the (slow) naive pipeline")
+    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="default: physical cores")
+    parser.add_argument("--markdown", type=Path, default=None, help="also write the table as Markdown here")
+    parser.add_argument("--predict-backend", default="onnx-int8", help="backend of the full-predict rows")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from cur_nlp.backends import physical_cores
+    from cur_nlp.classifier import ComplaintClassifier
+
+    threads = args.threads or physical_cores()
+    torch.set_num_threads(threads)
+    posts = load_posts(args.data, SOURCES, args.limit)
+    texts = [p["text"] for p in posts]
+    report: dict[str, Any] = {
+        "model": str(args.model), "n_texts": len(texts), "per_source": {s: sum(p["source"] == s for p in posts) for s in SOURCES},
+        "batch_size": args.batch_size, "threads": threads, "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(), "torch": torch.__version__, "variants": [], "cold_start": [],
+    }
+    try:
+        import onnxruntime
+
+        report["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        report["onnxruntime"] = None
+
+    work = Path(tempfile.mkdtemp(prefix="cur_nlp_speed_"))
+    try:
+        exported, export_info = export_variants(args.model, work)
+        report["export"] = export_info
+        torch_clf = ComplaintClassifier.from_pretrained(exported, backend="torch", num_threads=threads)
+        enc_cfg = torch_clf.model.encoder.config
+
+        # -- arithmetic
+        raw_lengths = token_lengths(torch_clf, texts)
+        lengths = np.minimum(raw_lengths, torch_clf.config.max_length)
+        flops_each = np.array([encoder_flops(enc_cfg, int(n)) for n in lengths])
+        peaks = matmul_peaks(enc_cfg.hidden_size, enc_cfg.intermediate_size)
+        fp32_peak = max(v for k, v in peaks.items() if "fp32" in k)
+        per_post = float(flops_each.mean())
+        report["arithmetic"] = {
+            "mean_tokens": float(lengths.mean()), "median_tokens": float(np.median(lengths)),
+            "p95_tokens": float(np.percentile(lengths, 95)),
+            "truncated_share": float(np.mean(raw_lengths > torch_clf.config.max_length)),
+            "padding_overhead_sorted": padding_overhead(lengths, args.batch_size, True),
+            "padding_overhead_unsorted": padding_overhead(lengths, args.batch_size, False),
+            "gflops_per_post_at_mean": encoder_flops(enc_cfg, float(lengths.mean())) / 1e9,
+            "gflops_per_post_mean_of_posts": per_post / 1e9,
+            "encoder_params_excluding_embeddings": int(sum(
+                p.numel() for n, p in torch_clf.model.encoder.named_parameters() if "embeddings" not in n)),
+            "matmul_peaks": peaks, "fp32_peak_gflops": fp32_peak,
+            "limit_posts_per_s_fp32": fp32_peak * 1e9 / per_post,
+        }
+        if "torch_int8_ffn_shape" in peaks:
+            report["arithmetic"]["limit_posts_per_s_int8"] = peaks["torch_int8_ffn_shape"] * 1e9 / per_post
+
+        def add(name: str, seconds: float, n: int, scores: dict | None, reference: dict | None, clf: Any,
+                flops: float | None, **extra: Any) -> dict:
+            row = {"name": name, "texts_per_s": n / seconds, "seconds": seconds, "n": n, **extra}
+            if scores is not None:
+                row["topic_macro_f1"] = topic_f1(clf, scores, posts)
+                if reference is not None:
+                    row["agreement_vs_torch"] = agreement(reference, decisions(clf, scores))
+            if flops is not None:
+                row["achieved_gflops"] = flops / seconds / 1e9
+                row["share_of_fp32_peak"] = row["achieved_gflops"] / fp32_peak
+            report["variants"].append(row)
+            print(f"  {name}: {row['texts_per_s']:.1f} texts/s", file=sys.stderr)
+            return row
+
+        # -- naive pipeline, batch 1, same fp32 weights
+        naive_n = min(args.naive_limit, len(texts))
+        naive_vectors, naive_s = run_naive(torch_clf, texts[:naive_n])
+        torch_vectors, _ = torch_clf.embed(texts[:naive_n])
+        cosine = (naive_vectors * torch_vectors).sum(1) / (
+            np.linalg.norm(naive_vectors, axis=1) * np.linalg.norm(torch_vectors, axis=1))
+        add("naive pipeline (batch 1, fp32)", naive_s, naive_n, None, None, torch_clf, float(flops_each[:naive_n].sum()),
+            min_cosine_vs_torch=float(cosine.min()))
+
+        # -- encoder variants: predict_scores over all texts
+        torch_scores, torch_s = run_batched(torch_clf, texts, args.batch_size)
+        reference = decisions(torch_clf, torch_scores)
+        add("torch fp32 batched", torch_s, len(texts), torch_scores, reference, torch_clf, float(flops_each.sum()))
+        clfs = {"torch": torch_clf}
+        for name in ("onnx", "onnx-int8"):
+            clf = ComplaintClassifier.from_pretrained(exported, backend=name, num_threads=threads)
+            clfs[name] = clf
+            scores, seconds = run_batched(clf, texts, args.batch_size)
+            add(f"{name} batched", seconds, len(texts), scores, reference, clf, float(flops_each.sum()))
+
+        # -- full predict (three heads + registry), with and without geo
+        predict_clf = ComplaintClassifier.from_pretrained(exported, backend=args.predict_backend, num_threads=threads)
+        for backend_name, clf in (("torch", clfs["torch"]), (args.predict_backend, predict_clf)):
+            clf.predict(texts[: args.batch_size], args.batch_size)
+            start = time.perf_counter()
+            clf.predict(texts, args.batch_size)
+            add(f"predict, {backend_name}, no geo", time.perf_counter() - start, len(texts), None, None, clf, None)
+        try:
+            geo_clf = ComplaintClassifier.from_pretrained(exported, backend=args.predict_backend, locate=True,
+                                                          num_threads=threads)
+            geo_clf.predict(texts[: args.batch_size], args.batch_size)
+            start = time.perf_counter()
+            geo_clf.predict(texts, args.batch_size)
+            add(f"predict, {args.predict_backend}, + geo", time.perf_counter() - start, len(texts), None, None, geo_clf, None)
+            start = time.perf_counter()
+            for text in texts:
+                geo_clf.locator(text)
+            add("geo locator alone", time.perf_counter() - start, len(texts), None, None, geo_clf, None)
+            report["geo"] = {"available": True}
+        except Exception as error:  # noqa: BLE001 - another team's module: report, do not fail the benchmark
+            report["geo"] = {"available": False, "error": f"{type(error).__name__}: {error}"}
+            print(f"  geo not available: {report['geo']['error']}", file=sys.stderr)
+
+        # -- what `auto` picks on the model directory as given
+        report["auto_backend_on_model_dir"] = ComplaintClassifier.from_pretrained(args.model).backend.name
+
+        # -- cold start and peak RSS in fresh interpreters
+        texts_file = work / "texts.json"
+        texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        for name, backend, locate in (("torch", "torch", False), ("onnx-int8", "onnx-int8", False),
+                                      ("onnx-int8 + geo", "onnx-int8", True)):
+            result = cold_start(exported, backend, locate, texts_file, args.cold_runs, threads)
+            report["cold_start"].append({"name": name, **result})
+            print(f"  cold start {name}: {result.get('cold_start_median', result.get('error'))}", file=sys.stderr)
+
+        # -- sizes on disk
+        files = {p.name: p.stat().st_size for p in exported.iterdir() if p.is_file()}
+        # what the model directory weighs with the int8 file added and no fp32 ONNX
+        shipped = dir_size(args.model, exclude=("encoder.onnx", "encoder.int8.onnx")) + files["encoder.int8.onnx"]
+        report["sizes"] = {
+            "model_dir_mb": dir_size(args.model) / 1e6,
+            "shipped_mb": shipped / 1e6,
+            "files_mb": {k: v / 1e6 for k, v in sorted(files.items(), key=lambda kv: -kv[1]) if v > 1e5},
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    report["peak_rss_mb_benchmark_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print_table(report)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=float) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.out}")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown_table(report), encoding="utf-8")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""Encoder backends: what turns padded token ids into pooled sentence vectors.
+
+``ComplaintClassifier`` tokenises, batches and applies the heads itself; the backend only runs the encoder
+(and the pooling). Two backends exist:
+
+* :class:`TorchBackend` wraps :meth:`MultiHeadModel.embed` (always available);
+* :class:`OnnxBackend` runs an ONNX Runtime session on a graph written by :func:`export_onnx`
+  (``encoder.onnx`` fp32 or ``encoder.int8.onnx`` dynamically quantised). The graph takes the *word
+  embeddings* as input (looked up here from the model's own fp16 table), so the ONNX file does not
+  duplicate the largest matrix of the model already stored in ``model.safetensors``.
+
+:func:`select_backend` implements ``from_pretrained(backend="auto"|"torch"|"onnx"|"onnx-int8")``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cur_nlp.encoder import MultiHeadModel
+    from cur_nlp.model_dir import ModelConfig
+
+log = logging.getLogger(__name__)
+
+BACKEND_NAMES = ("auto", "torch", "onnx", "onnx-int8")
+ONNX_FILES = {"onnx": "encoder.onnx", "onnx-int8": "encoder.int8.onnx"}
+"""File written by :func:`export_onnx` for each ONNX backend, inside the model directory."""
+WORD_EMBEDDINGS_KEY = "encoder.embeddings.word_embeddings.weight"
+"""Tensor of ``model.safetensors`` holding the word-embedding table the ONNX graphs expect as input."""
+
+
+@runtime_checkable
+class EncoderBackend(Protocol):
+    """Runs the encoder: padded ``input_ids`` and ``attention_mask`` (int64, ``(batch, seq)``) to pooled
+    float32 vectors ``(batch, hidden)``."""
+
+    name: str
+
+    def embed(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Pooled vectors of one padded batch."""
+        ...
+
+
+def physical_cores() -> int:
+    """Physical CPU cores this process may use (hyper-threads excluded when psutil can tell)."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        usable = os.cpu_count() or 1
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False) or usable
+        logical = psutil.cpu_count(logical=True) or usable
+        # with hyper-threading, only a share of the usable logical CPUs are distinct cores
+        usable = max(1, round(usable * physical / logical))
+    except ImportError:
+        pass
+    return max(1, usable)
+
+
+class TorchBackend:
+    """The PyTorch encoder of a :class:`MultiHeadModel` (fp32, ``inference_mode``)."""
+
+    name = "torch"
+
+    def __init__(self, model: "MultiHeadModel") -> None:
+        self.model = model
+
+    def embed(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Pooled vectors from ``MultiHeadModel.embed``."""
+        import torch
+
+        with torch.inference_mode():
+            pooled = self.model.embed(torch.as_tensor(input_ids), torch.as_tensor(attention_mask))
+        return pooled.float().numpy()
+
+
+def onnxruntime_available() -> bool:
+    """Whether ``onnxruntime`` can be imported."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def session_options(num_threads: int | None = None) -> Any:
+    """ONNX Runtime options tuned for batch inference on a few CPU cores: all graph optimisations, one
+    intra-op thread per physical core, sequential execution (the graph is a chain), no spinning between
+    batches so tokenisation and the other Python work get the cores."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = num_threads or physical_cores()
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def load_word_embeddings(directory: str | Path) -> np.ndarray:
+    """The word-embedding table ``(vocab, hidden)`` of a model directory, as stored (fp16)."""
+    from safetensors import safe_open
+
+    from cur_nlp.model_dir import WEIGHTS_FILE
+
+    with safe_open(str(Path(directory) / WEIGHTS_FILE), framework="np") as weights:
+        return weights.get_tensor(WORD_EMBEDDINGS_KEY)
+
+
+class OnnxBackend:
+    """An ONNX Runtime session over a graph from :func:`export_onnx`: inputs ``inputs_embeds`` (float32,
+    ``(batch, seq, hidden)``) and ``attention_mask``; output ``pooled`` ``(batch, hidden)``."""
+
+    def __init__(
+        self,
+        onnx_path: str | Path,
+        word_embeddings: np.ndarray,
+        name: str = "onnx",
+        num_threads: int | None = None,
+    ) -> None:
+        import onnxruntime as ort
+
+        self.name = name
+        self.path = Path(onnx_path)
+        self.word_embeddings = word_embeddings
+        self.session = ort.InferenceSession(
+            str(self.path), sess_options=session_options(num_threads), providers=["CPUExecutionProvider"]
+        )
+
+    @classmethod
+    def from_model_dir(
+        cls, directory: str | Path, name: str = "onnx-int8", word_embeddings: np.ndarray | None = None,
+        num_threads: int | None = None,
+    ) -> "OnnxBackend":
+        """Backend ``name`` (``onnx`` or ``onnx-int8``) of an exported model directory."""
+        directory = Path(directory)
+        if word_embeddings is None:
+            word_embeddings = load_word_embeddings(directory)
+        return cls(directory / ONNX_FILES[name], word_embeddings, name=name, num_threads=num_threads)
+
+    def embed(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Pooled vectors: word-embedding lookup in numpy, the rest of the encoder in ONNX Runtime."""
+        embeds = self.word_embeddings[np.asarray(input_ids)].astype(np.float32, copy=False)
+        mask = np.asarray(attention_mask, dtype=np.int64)
+        return self.session.run(["pooled"], {"inputs_embeds": embeds, "attention_mask": mask})[0]
+
+
+def recorded_backends(config: "ModelConfig") -> dict[str, dict]:
+    """``config.extra["backends"]``: per ONNX backend, its file and the accuracy check run at export."""
+    backends = config.extra.get("backends") or {}
+    return {k: v for k, v in backends.items() if isinstance(v, dict)}
+
+
+def usable_onnx(directory: str | Path, config: "ModelConfig", name: str) -> bool:
+    """Whether ONNX backend ``name`` is recorded in the config as passing its check, its file exists and
+    onnxruntime imports."""
+    entry = recorded_backends(config).get(name)
+    if not entry or not entry.get("passed"):
+        return False
+    if not (Path(directory) / entry.get("file", ONNX_FILES[name])).exists():
+        return False
+    return onnxruntime_available()
+
+
+def select_backend(
+    name: str,
+    directory: str | Path,
+    config: "ModelConfig",
+    model: "MultiHeadModel",
+    num_threads: int | None = None,
+) -> EncoderBackend:
+    """The backend for ``from_pretrained(backend=name)``.
+
+    ``auto`` takes ONNX int8, then ONNX fp32, when the model directory records it as checked, the file is
+    there and onnxruntime imports; otherwise torch. Naming ``onnx``/``onnx-int8`` explicitly requires the file
+    and onnxruntime (errors say what is missing) but not the recorded check.
+    """
+    if name not in BACKEND_NAMES:
+        raise ValueError(f"backend must be one of {BACKEND_NAMES}, found {name!r}")
+    directory = Path(directory)
+    if name == "torch":
+        return TorchBackend(model)
+    if name == "auto":
+        for candidate in ("onnx-int8", "onnx"):
+            if usable_onnx(directory, config, candidate):
+                name = candidate
+                break
+        else:
+            return TorchBackend(model)
+    entry = recorded_backends(config).get(name, {})
+    path = directory / entry.get("file", ONNX_FILES[name])
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found; run `cur-nlp export-onnx {directory}` first")
+    if not onnxruntime_available():
+        raise ImportError(f"backend {name!r} needs onnxruntime: pip install onnxruntime")
+    # share the fp32 table the torch model already holds instead of loading a second copy
+    table = model.encoder.get_input_embeddings().weight.detach().numpy()
+    return OnnxBackend(path, table, name=name, num_threads=num_threads)
+
+
+def __getattr__(attribute: str) -> Any:
+    """``export_onnx`` lives in :mod:`cur_nlp.backends.export` (imported lazily: it needs onnx)."""
+    if attribute == "export_onnx":
+        from cur_nlp.backends.export import export_onnx
+
+        return export_onnx
+    raise AttributeError(attribute)
+
+
+__all__ = [
+    "BACKEND_NAMES", "ONNX_FILES", "EncoderBackend", "OnnxBackend", "TorchBackend", "export_onnx",
+    "onnxruntime_available", "physical_cores", "select_backend", "session_options", "usable_onnx",
+]

@@ -1,0 +1,411 @@
+"""Export a model directory's encoder to ONNX (fp32 and dynamically quantised int8) and check it.
+
+The exported graph is ``(inputs_embeds, attention_mask) -> pooled``: position/type embeddings, LayerNorm, the
+transformer layers and the pooling (mean or CLS, as the model's config says) are inside the graph; the word
+embedding lookup is not, because that table (the largest matrix of the model) is already in
+``model.safetensors`` and :class:`~cur_nlp.backends.OnnxBackend` reads it from there. The graph is then fused
+with ONNX Runtime's transformer optimiser (attention, LayerNorm, GELU) when the fused graph gives the same
+vectors, and quantised with ``quantize_dynamic`` (int8 weights per output channel, activations per tensor at
+run time) after SmoothQuant-style rescaling: this encoder has a few activation channels 20-70x larger than the
+rest, which would otherwise set the int8 scale of whole tensors (see :func:`smooth_activations`).
+
+Every exported file is checked against the torch model on the given texts (label agreement per head,
+vector difference and, when topic labels are given, topic macro-F1) and recorded in
+``config.json`` ``extra["backends"]``; ``from_pretrained(backend="auto")`` only picks a backend whose check passed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from cur_nlp.backends import ONNX_FILES
+from cur_nlp.model_dir import ModelConfig
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+DEFAULT_MIN_AGREEMENT = 0.98
+"""Least share of texts on which every head's label must equal the torch model's for a backend to pass."""
+DEFAULT_MAX_F1_DROP = 0.005
+"""Largest topic macro-F1 loss against torch (absolute, 0.005 = half a point) for a backend to pass."""
+FALLBACK_CHECK_TEXTS = [
+    "Во дворе дома 5 на улице Ленина открыт люк, дети играют рядом",
+    "В подъезде не работает лифт уже неделю",
+    "На тротуаре гололёд, люди падают, никто не посыпает",
+    "Спасибо за ремонт детской площадки!",
+    "Мусор не вывозят третий день, контейнеры переполнены",
+    "Яма на дороге у остановки, машины бьют колёса",
+    "Автобус 45 не пришёл, ждали час на морозе",
+    "В поликлинике нельзя записаться к врачу через госуслуги",
+    "Прорвало трубу, горячая вода течёт по улице",
+    "В школе нет отопления, дети сидят в куртках",
+    "Незаконная стройка во дворе, шумят ночью",
+    "Нет интернета и связи в посёлке вторую неделю",
+]
+"""Texts for the export check when no others are given (a smoke check only: pass real texts for a real one)."""
+
+
+def macro_f1(gold: np.ndarray, pred: np.ndarray) -> float:
+    """Macro-F1 over the classes present in gold or predictions (as ``training.metrics.head_metrics``)."""
+    scores = []
+    for label in np.union1d(gold, pred):
+        tp = float(np.sum((gold == label) & (pred == label)))
+        fp = float(np.sum((gold != label) & (pred == label)))
+        fn = float(np.sum((gold == label) & (pred != label)))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def _pooled_encoder(model: Any) -> Any:
+    """A module ``(inputs_embeds, attention_mask) -> pooled`` around the model's encoder, eager attention."""
+    import torch
+
+    from cur_nlp.encoder import mean_pool
+
+    encoder = model.encoder
+    try:
+        encoder.set_attn_implementation("eager")
+    except (AttributeError, ValueError):
+        encoder.config._attn_implementation = "eager"
+    pooling = model.config.pooling
+
+    class PooledEncoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            hidden = self.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
+            return hidden[:, 0] if pooling == "cls" else mean_pool(hidden, attention_mask)
+
+    return PooledEncoder().eval()
+
+
+def export_fp32(model: Any, path: Path, opset: int = OPSET) -> None:
+    """Write the fp32 ONNX graph of ``model``'s encoder + pooling with dynamic batch and sequence axes."""
+    import warnings
+
+    import torch
+
+    module = _pooled_encoder(model)
+    hidden = model.encoder.config.hidden_size
+    embeds = torch.randn(2, 7, hidden)
+    mask = torch.ones(2, 7, dtype=torch.long)
+    mask[1, 5:] = 0
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module, (embeds, mask), str(path), dynamo=False, opset_version=opset,
+            input_names=["inputs_embeds", "attention_mask"], output_names=["pooled"],
+            dynamic_axes={"inputs_embeds": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+                          "pooled": {0: "batch"}},
+            do_constant_folding=True,
+        )
+
+
+def fuse_transformer(path: Path, num_heads: int, hidden_size: int, reference: tuple[np.ndarray, ...]) -> dict[str, int]:
+    """Fuse attention/LayerNorm/GELU subgraphs in place with ONNX Runtime's transformer optimiser, keeping
+    the result only if it gives the same pooled vectors on ``reference`` (inputs_embeds, mask, expected).
+    Returns the counts of fused operators (empty when fusion was not kept)."""
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+    except ImportError:  # pragma: no cover - very old onnxruntime
+        return {}
+    import onnxruntime as ort
+
+    optimized = optimize_model(str(path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=0)
+    counts = {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
+    fused_path = path.with_suffix(".fused.onnx")
+    optimized.save_model_to_file(str(fused_path))
+    embeds, mask, expected = reference
+    session = ort.InferenceSession(str(fused_path), providers=["CPUExecutionProvider"])
+    got = session.run(["pooled"], {"inputs_embeds": embeds, "attention_mask": mask})[0]
+    if not np.allclose(got, expected, atol=1e-4, rtol=1e-3):
+        log.warning("fused graph differs from the exported one (max %.2e); keeping the unfused graph",
+                    float(np.abs(got - expected).max()))
+        fused_path.unlink()
+        return {}
+    fused_path.replace(path)
+    return counts
+
+
+def quantize_int8(source: Path, target: Path, per_channel: bool = True) -> None:
+    """Dynamic int8 quantisation of the MatMul/Attention weights (activations quantised at run time)."""
+    from onnx import TensorProto
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # fused contrib ops (Attention, SkipLayerNormalization) defeat ONNX shape inference: their outputs are float
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=per_channel,
+                     extra_options={"MatMulConstBOnly": True, "DefaultTensorType": TensorProto.FLOAT})
+
+
+def _token_batches(tokenizer: Any, config: ModelConfig, texts: Sequence[str]) -> list[np.ndarray]:
+    """Token ids of each text as the classifier feeds them (normalised, prefixed, clipped), one per text."""
+    from cur_nlp.normalize import normalize_text
+
+    batches = []
+    for text in texts:
+        cleaned = normalize_text(text)
+        if cleaned.strip():
+            ids = tokenizer(config.text_prefix + cleaned, truncation=True, max_length=config.max_length)["input_ids"]
+            batches.append(np.asarray([ids], dtype=np.int64))
+    return batches
+
+
+def activation_ranges(path: Path, table: np.ndarray, batches: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """Largest magnitude of every input channel of each weight-carrying MatMul/Attention node of the graph at
+    ``path``, over the token sequences ``batches`` (run one at a time: no padding)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    model = onnx.load(str(path))
+    weights = {i.name for i in model.graph.initializer}
+    inputs = sorted({n.input[0] for n in model.graph.node
+                     if n.op_type in ("MatMul", "Attention") and len(n.input) > 1 and n.input[1] in weights})
+    for name in inputs:
+        model.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    ranges: dict[str, np.ndarray] = {}
+    for ids in batches:
+        outputs = session.run(inputs, {"inputs_embeds": table[ids].astype(np.float32),
+                                       "attention_mask": np.ones_like(ids)})
+        for name, value in zip(inputs, outputs):
+            channel_max = np.abs(value.reshape(-1, value.shape[-1])).max(0)
+            ranges[name] = np.maximum(ranges[name], channel_max) if name in ranges else channel_max
+    return ranges
+
+
+def smooth_activations(source: Path, target: Path, ranges: dict[str, np.ndarray], alpha: float) -> int:
+    """SmoothQuant: divide each quantised matmul's input channel ``j`` by ``s_j = a_j^alpha / w_j^(1-alpha)``
+    (``a_j``: activation range, ``w_j``: largest weight in row ``j``) with an inserted ``Mul`` and multiply the
+    weight row by ``s_j``. The product is unchanged; the rare huge activation channels of this model (LayerNorm
+    and GELU outputs reach 30-70 where most channels stay near 1) no longer set the per-tensor int8 scale.
+    Returns the number of smoothed nodes."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    weights = {i.name: i for i in graph.initializer}
+    nodes = []
+    smoothed = 0
+    for node in graph.node:
+        if node.op_type in ("MatMul", "Attention") and len(node.input) > 1 and node.input[0] in ranges \
+                and node.input[1] in weights:
+            weight = numpy_helper.to_array(weights[node.input[1]])
+            scale = ranges[node.input[0]] ** alpha / np.maximum(np.abs(weight).max(1), 1e-5) ** (1 - alpha)
+            scale = np.clip(scale, 1e-2, 1e2).astype(np.float32)
+            weights[node.input[1]].CopyFrom(numpy_helper.from_array((weight * scale[:, None]).astype(np.float32),
+                                                                    node.input[1]))
+            inverse = graph.initializer.add()
+            inverse.CopyFrom(numpy_helper.from_array((1.0 / scale).astype(np.float32), f"{node.name}_smooth_scale"))
+            nodes.append(helper.make_node("Mul", [node.input[0], inverse.name], [f"{node.name}_smoothed"],
+                                          name=f"{node.name}_smooth"))
+            node.input[0] = f"{node.name}_smoothed"
+            smoothed += 1
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.save(model, str(target))
+    return smoothed
+
+
+def _cosines(path: Path, table: np.ndarray, batches: Sequence[np.ndarray], reference: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = np.concatenate([session.run(["pooled"], {"inputs_embeds": table[ids].astype(np.float32),
+                                                   "attention_mask": np.ones_like(ids)})[0] for ids in batches])
+    return (got * reference).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(reference, axis=1) + 1e-12)
+
+
+def quantize_calibrated(
+    fp32_path: Path, int8_path: Path, table: np.ndarray, batches: Sequence[np.ndarray],
+    alphas: Sequence[float | None] = (None, 0.5, 0.6, 0.7, 0.8), per_channel: bool = True,
+) -> dict[str, Any]:
+    """Dynamic int8 with SmoothQuant, ``alpha`` chosen among ``alphas`` (``None``: no smoothing) by the mean
+    cosine of the int8 vectors to the fp32 ones: ranges are measured on the even-numbered sequences of
+    ``batches`` and candidates compared on the odd-numbered ones. Writes the best to ``int8_path``."""
+    import onnxruntime as ort
+
+    calibration, selection = list(batches[0::2]), list(batches[1::2]) or list(batches)
+    ranges = activation_ranges(fp32_path, table, calibration)
+    session = ort.InferenceSession(str(fp32_path), providers=["CPUExecutionProvider"])
+    reference = np.concatenate([session.run(["pooled"], {"inputs_embeds": table[ids].astype(np.float32),
+                                                         "attention_mask": np.ones_like(ids)})[0] for ids in selection])
+    candidates: dict[str, float] = {}
+    best: tuple[float, float | None] | None = None
+    smoothed_path, candidate_path = fp32_path.with_suffix(".smooth.onnx"), int8_path.with_suffix(".candidate.onnx")
+    try:
+        for alpha in alphas:
+            source = fp32_path
+            if alpha is not None:
+                smooth_activations(fp32_path, smoothed_path, ranges, alpha)
+                source = smoothed_path
+            quantize_int8(source, candidate_path, per_channel=per_channel)
+            score = float(_cosines(candidate_path, table, selection, reference).mean())
+            candidates["none" if alpha is None else str(alpha)] = score
+            if best is None or score > best[0]:
+                best = (score, alpha)
+                candidate_path.replace(int8_path)
+    finally:
+        for leftover in (smoothed_path, candidate_path):
+            leftover.unlink(missing_ok=True)
+    assert best is not None
+    return {"smooth_alpha": best[1], "mean_cosine_by_alpha": candidates, "calibration_sequences": len(calibration),
+            "selection_sequences": len(selection)}
+
+
+def check_backend(
+    directory: Path, name: str, texts: Sequence[str], topic_labels: Sequence[str | None] | None = None,
+    reference: Any | None = None, vector_sample: int = 256,
+) -> dict[str, Any]:
+    """Compare backend ``name`` of ``directory`` with the torch backend on ``texts``: label agreement per head
+    (full ``predict_scores`` path and decision rules), vector differences on the first ``vector_sample``
+    texts and, with ``topic_labels``, topic macro-F1 of both."""
+    from cur_nlp.classifier import ComplaintClassifier, decide
+
+    torch_clf = reference or ComplaintClassifier.from_pretrained(directory, backend="torch")
+    other = ComplaintClassifier.from_pretrained(directory, backend=name)
+    keep = [i for i, t in enumerate(torch_clf._prepare(texts)) if t.strip()]
+    kept = [texts[i] for i in keep]
+    start = time.perf_counter()
+    s_torch, s_other = torch_clf.predict_scores(kept), other.predict_scores(kept)
+    seconds = time.perf_counter() - start
+    v_torch, _ = torch_clf.embed(kept[:vector_sample])
+    v_other, _ = other.embed(kept[:vector_sample])
+    cosine = np.sum(v_torch * v_other, axis=1) / (
+        np.linalg.norm(v_torch, axis=1) * np.linalg.norm(v_other, axis=1) + 1e-12)
+    result: dict[str, Any] = {
+        "n_texts": len(kept),
+        "max_abs_diff": float(np.abs(v_torch - v_other).max()),
+        "min_cosine": float(cosine.min()),
+        "agreement": {},
+        "seconds": round(seconds, 2),
+    }
+    decided = {}
+    for head in torch_clf.config.heads:
+        a, b = decide(head, s_torch[head.name]), decide(head, s_other[head.name])
+        decided[head.name] = (a, b)
+        result["agreement"][head.name] = float(np.mean(a == b))
+    if topic_labels is not None and "topic" in decided:
+        labels = torch_clf.config.head("topic").labels
+        gold_all = [topic_labels[i] for i in keep]
+        rows = [i for i, g in enumerate(gold_all) if g in labels]
+        if rows:
+            gold = np.array([labels.index(gold_all[i]) for i in rows])
+            a, b = decided["topic"]
+            result["topic_macro_f1"] = {"torch": macro_f1(gold, a[rows]), name: macro_f1(gold, b[rows]),
+                                        "n": len(rows)}
+    return result
+
+
+def _passes(check: dict[str, Any], name: str, min_agreement: float, max_f1_drop: float) -> bool:
+    if min(check["agreement"].values()) < min_agreement:
+        return False
+    f1 = check.get("topic_macro_f1")
+    return not f1 or f1["torch"] - f1[name] <= max_f1_drop
+
+
+def export_onnx(
+    model_dir: str | Path,
+    quantize: bool = True,
+    *,
+    keep_fp32: bool | None = None,
+    texts: Sequence[str] | None = None,
+    topic_labels: Sequence[str | None] | None = None,
+    per_channel: bool = True,
+    fuse: bool = True,
+    smooth_alphas: Sequence[float | None] = (None, 0.5, 0.6, 0.7, 0.8),
+    calibration_texts: int = 256,
+    min_agreement: float = DEFAULT_MIN_AGREEMENT,
+    max_f1_drop: float = DEFAULT_MAX_F1_DROP,
+) -> dict[str, Any]:
+    """Export ``encoder.onnx`` (fp32) and, with ``quantize``, ``encoder.int8.onnx`` into ``model_dir``, check them
+    against torch on ``texts`` (a built-in smoke set when none) and record them in ``config.json``.
+
+    ``keep_fp32`` (default: only when not quantising) keeps the fp32 file next to the int8 one; it is about
+    4x larger, so a shipped model directory usually holds the int8 file only. The int8 graph is smoothed
+    (SmoothQuant) before quantisation, with the strength picked among ``smooth_alphas`` on the first
+    ``calibration_texts`` check texts (see :func:`quantize_calibrated`). Returns the recorded
+    ``extra["backends"]`` entry.
+    """
+    import torch
+
+    from cur_nlp.encoder import MultiHeadModel
+
+    directory = Path(model_dir)
+    keep_fp32 = (not quantize) if keep_fp32 is None else keep_fp32
+    config = ModelConfig.load(directory)
+    model = MultiHeadModel.load(directory, config)
+    hidden = model.encoder.config.hidden_size
+    fp32_path, int8_path = directory / ONNX_FILES["onnx"], directory / ONNX_FILES["onnx-int8"]
+
+    started = time.perf_counter()
+    export_fp32(model, fp32_path)
+    generator = torch.Generator().manual_seed(0)
+    embeds = torch.randn(3, 11, hidden, generator=generator)
+    mask = torch.ones(3, 11, dtype=torch.long)
+    mask[1, 6:] = 0
+    mask[2, 2:] = 0
+    with torch.inference_mode():
+        expected = _pooled_encoder(model)(embeds, mask).numpy()
+    fused = fuse_transformer(fp32_path, model.encoder.config.num_attention_heads, hidden,
+                             (embeds.numpy(), mask.numpy(), expected)) if fuse else {}
+    check_texts = list(texts) if texts else FALLBACK_CHECK_TEXTS
+    calibration: dict[str, Any] | None = None
+    if quantize:
+        from transformers import AutoTokenizer
+
+        from cur_nlp.backends import load_word_embeddings
+
+        tokenizer = AutoTokenizer.from_pretrained(str(directory), use_fast=True)
+        batches = _token_batches(tokenizer, config, check_texts[:calibration_texts])
+        calibration = quantize_calibrated(fp32_path, int8_path, load_word_embeddings(directory), batches,
+                                          alphas=smooth_alphas, per_channel=per_channel)
+    elif int8_path.exists():
+        int8_path.unlink()
+    export_seconds = time.perf_counter() - started
+
+    # record what exists first (checks load the backends by name), then the checks
+    def record(backends: dict[str, Any]) -> None:
+        current = ModelConfig.load(directory)
+        current.extra["backends"] = backends
+        current.save(directory)
+
+    names = ["onnx"] + (["onnx-int8"] if quantize else [])
+    entries: dict[str, Any] = {
+        name: {"file": ONNX_FILES[name], "bytes": (directory / ONNX_FILES[name]).stat().st_size, "passed": False}
+        for name in names
+    }
+    record(entries)
+    from cur_nlp.classifier import ComplaintClassifier
+
+    reference = ComplaintClassifier.from_pretrained(directory, backend="torch")
+    for name in names:
+        check = check_backend(directory, name, check_texts, topic_labels if texts else None, reference)
+        check["texts"] = "given" if texts else "built-in smoke set"
+        entries[name].update(
+            passed=_passes(check, name, min_agreement, max_f1_drop),
+            check=check,
+            criteria={"min_agreement": min_agreement, "max_topic_f1_drop": max_f1_drop},
+        )
+        entries[name]["quantization"] = (
+            {"type": "dynamic", "weights": "QInt8", "per_channel": per_channel, **(calibration or {})}
+            if name == "onnx-int8" else None)
+        entries[name]["fused_ops"] = fused
+        log.info("%s: %s", name, json.dumps(entries[name], ensure_ascii=False))
+    if not keep_fp32:
+        fp32_path.unlink()
+        entries.pop("onnx")
+    for entry in entries.values():
+        entry["export_seconds"] = round(export_seconds, 1)
+    record(entries)
+    return entries

@@ -1,0 +1,131 @@
+"""Sparse n-gram features beside the encoder: TF-IDF (word + char) → linear logits per head.
+
+A dependency-free re-implementation of the scikit-learn transform used at training time
+(``TfidfVectorizer`` with ``sublinear_tf``, smooth idf and l2 rows; ``char_wb`` character n-grams), so the runtime
+needs no pickles and no scikit-learn. Weights live in ``sparse.safetensors``, vocabularies in ``sparse_vocab.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+SPARSE_WEIGHTS = "sparse.safetensors"
+SPARSE_VOCAB = "sparse_vocab.json"
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_SPACES = re.compile(r"\s\s+")
+
+
+def word_ngrams(text: str, low: int, high: int) -> list[str]:
+    """Word n-grams as scikit-learn's ``analyzer='word'`` with lower-casing and its default token pattern."""
+    tokens = _TOKEN.findall(text.lower())
+    grams = []
+    for n in range(low, high + 1):
+        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return grams
+
+
+def char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
+    """Character n-grams inside word boundaries, as scikit-learn's ``analyzer='char_wb'``."""
+    grams = []
+    for word in _SPACES.sub(" ", text.lower()).split():
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            offset = 0
+            grams.append(padded[offset : offset + n])
+            while offset + n < len(padded):
+                offset += 1
+                grams.append(padded[offset : offset + n])
+            if offset == 0:
+                break
+    return grams
+
+
+class TfidfBlock:
+    """One vectoriser: vocabulary → column, idf weights, n-gram range and analyser."""
+
+    def __init__(self, analyzer: str, ngram_range: tuple[int, int], vocabulary: list[str], idf: np.ndarray) -> None:
+        if analyzer not in ("word", "char_wb"):
+            raise ValueError(f"analyzer must be word or char_wb, found {analyzer!r}")
+        self.analyzer, self.ngram_range = analyzer, tuple(ngram_range)
+        self.vocabulary = {g: i for i, g in enumerate(vocabulary)}
+        self.idf = np.asarray(idf, dtype=np.float32)
+
+    def transform_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and l2-normalised TF-IDF values of one text."""
+        grams = (word_ngrams if self.analyzer == "word" else char_wb_ngrams)(text, *self.ngram_range)
+        counts = Counter(self.vocabulary[g] for g in grams if g in self.vocabulary)
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts))
+        values = tf * self.idf[cols]
+        return cols, values / max(float(np.linalg.norm(values)), 1e-12)
+
+
+class SparseHeads:
+    """TF-IDF blocks and one linear layer per head over their concatenated features."""
+
+    def __init__(self, blocks: list[TfidfBlock], weights: dict[str, np.ndarray], biases: dict[str, np.ndarray]) -> None:
+        self.blocks, self.weights, self.biases = blocks, weights, biases
+        self.offsets = np.cumsum([0] + [len(b.vocabulary) for b in blocks])[:-1]
+
+    def logits(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Per head, logits ``(n_texts, n_labels)`` (the decision function of the logistic regression)."""
+        out = {h: np.tile(b, (len(texts), 1)).astype(np.float32) for h, b in self.biases.items()}
+        for row, text in enumerate(texts):
+            for block, offset in zip(self.blocks, self.offsets):
+                cols, values = block.transform_one(text)
+                if cols.size:
+                    for head, weight in self.weights.items():
+                        out[head][row] += values @ weight[offset + cols]
+        return out
+
+    def save(self, directory: str | Path) -> None:
+        from safetensors.numpy import save_file
+
+        directory = Path(directory)
+        tensors = {f"idf.{i}": b.idf for i, b in enumerate(self.blocks)}
+        tensors.update({f"weight.{h}": w.astype(np.float16) for h, w in self.weights.items()})
+        tensors.update({f"bias.{h}": b.astype(np.float32) for h, b in self.biases.items()})
+        save_file(tensors, str(directory / SPARSE_WEIGHTS))
+        vocab = [{"analyzer": b.analyzer, "ngram_range": list(b.ngram_range),
+                  "vocabulary": sorted(b.vocabulary, key=b.vocabulary.get)} for b in self.blocks]
+        (directory / SPARSE_VOCAB).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "SparseHeads":
+        from safetensors.numpy import load_file
+
+        directory = Path(directory)
+        tensors = load_file(str(directory / SPARSE_WEIGHTS))
+        specs = json.loads((directory / SPARSE_VOCAB).read_text(encoding="utf-8"))
+        blocks = [TfidfBlock(s["analyzer"], tuple(s["ngram_range"]), s["vocabulary"], tensors[f"idf.{i}"])
+                  for i, s in enumerate(specs)]
+        weights = {k[7:]: v.astype(np.float32) for k, v in tensors.items() if k.startswith("weight.")}
+        biases = {k[5:]: v for k, v in tensors.items() if k.startswith("bias.")}
+        return cls(blocks, weights, biases)
+
+
+def sparse_vectors(heads: SparseHeads, texts: list[str]) -> list[dict[int, float]]:
+    """Unit-length TF-IDF vectors (all blocks concatenated) as ``{column: value}`` dicts."""
+    scale = 1.0 / math.sqrt(len(heads.blocks))
+    vectors = []
+    for text in texts:
+        vector: dict[int, float] = {}
+        for block, offset in zip(heads.blocks, heads.offsets):
+            cols, values = block.transform_one(text)
+            vector.update(zip((int(c) + int(offset) for c in cols), (float(v) * scale for v in values)))
+        vectors.append(vector)
+    return vectors
+
+
+def cosine_matrix(left: list[dict[int, float]], right: list[dict[int, float]]) -> np.ndarray:
+    """Cosine similarities of unit sparse vectors, shape ``(len(left), len(right))``."""
+    return np.array([[sum(v * r.get(k, 0.0) for k, v in a.items()) for r in right] for a in left], dtype=np.float32)

@@ -1,0 +1,212 @@
+"""Request and response models of the classify API, and error messages that never repeat a post's text.
+
+A request is either a batch ``{"items": [{"id": ..., "text": ...}, ...]}`` or a single post ``{"text": ...}``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Sequence, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictStr, Tag, field_validator
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+ItemId = Union[StrictStr, int]
+
+
+def clean_unicode(value: str) -> str:
+    """Replace lone UTF-16 surrogates (valid JSON escapes, but not text) by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", value)
+
+
+class Item(BaseModel):
+    """One post to classify."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"id": "vk-1", "text": "Во дворе открыт люк"}]})
+
+    id: ItemId | None = Field(None, description="Caller's id (string up to 256 characters, or integer), echoed back; "
+                              "default: the item's index in the request.", json_schema_extra={"maxLength": 256})
+    text: StrictStr = Field(..., description="The post text (any length; empty text gives an `empty` result).")
+
+    @field_validator("text")
+    @classmethod
+    def _text_unicode(cls, value: str) -> str:
+        return clean_unicode(value)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # JSON true/false is not an id (and would otherwise become 1/0)
+            raise ValueError("must be a string or an integer")
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _id_unicode(cls, value: ItemId | None) -> ItemId | None:
+        if isinstance(value, str):
+            if len(value) > 256:
+                raise ValueError("id is longer than 256 characters")
+            return clean_unicode(value)
+        return value
+
+
+class BatchRequest(BaseModel):
+    """Many posts; results come back in the same order."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    items: list[Item] = Field(..., description="Posts to classify (at most `max_items`; more gets 413).")
+
+
+def _request_kind(value: Any) -> str:
+    if isinstance(value, dict) and "items" in value:
+        return "batch"
+    if isinstance(value, BatchRequest):
+        return "batch"
+    return "single"
+
+
+ClassifyRequest = Annotated[
+    Union[Annotated[BatchRequest, Tag("batch")], Annotated[Item, Tag("single")]],
+    Discriminator(_request_kind),
+]
+"""``{"items": [...]}`` or one ``{"text": ...}``."""
+
+
+def request_items(request: BatchRequest | Item) -> list[Item]:
+    """The posts of a request, whichever of the two forms it came in."""
+    return request.items if isinstance(request, BatchRequest) else [request]
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+
+
+class HeadResult(BaseModel):
+    """The decision of a multiclass head: label, its calibrated probability and the top labels."""
+
+    model_config = ConfigDict(extra="allow")
+
+    label: str
+    score: float
+    top: list[tuple[str, float]] = []
+
+
+class FakeResult(BaseModel):
+    """The fake head: a boolean label, the probability of ``true``, and a matched known fake when there is one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    label: bool
+    score: float
+    matched_claim: str | None = None
+
+
+class Result(BaseModel):
+    """Everything read from one post (the same fields as ``cur-nlp predict``); extra heads of a retrained model
+    appear as extra keys."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: ItemId
+    topic: HeadResult | None
+    urgency: HeadResult | None
+    fake: FakeResult | None
+    locations: list[dict[str, Any]]
+    empty: bool = Field(..., description="The post had no text to read; heads are null.")
+    truncated: bool = Field(..., description="The post was longer than the model reads; only its beginning was used.")
+
+
+class ClassifyResponse(BaseModel):
+    model: ModelInfo
+    results: list[Result]
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int] = Field(..., description="Where the problem is, e.g. ['items', 2, 'text'].")
+    item: int | None = Field(None, description="Index of the offending item, when the problem is inside one.")
+    msg: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a one-line summary and, for 422, one entry per problem. Post texts are never repeated."""
+
+    error: str
+    detail: list[ErrorDetail] = []
+
+
+class LabelInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str | bool
+    name: str | None = None
+    description: str = ""
+
+
+def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
+    """Drop FastAPI's ``body`` prefix and the union tag (``batch``/``single``) from an error location."""
+    parts = list(loc)
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    if parts and parts[0] in ("batch", "single"):
+        parts = parts[1:]
+    return [p if isinstance(p, int) else clean_unicode(str(p))[:64] for p in parts]
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "missing":
+        return "field required"
+    if kind == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "")
+        loc = error.get("loc", ())
+        where = f" (character {loc[-1]})" if loc and isinstance(loc[-1], int) else ""
+        return f"body is not valid JSON{': ' + reason if reason else ''}{where}"
+    if kind in ("string_type",):
+        return "must be a string"
+    if kind in ("list_type",):
+        return "must be a list of {\"id\", \"text\"} objects"
+    if kind in ("model_type", "model_attributes_type", "dict_type", "union_tag_invalid"):
+        return "must be an object"
+    if kind == "value_error":
+        return str((error.get("ctx") or {}).get("error", "invalid value"))
+    # pydantic's own messages do not include the input value
+    return str(error.get("msg", "invalid value"))
+
+
+def describe_errors(errors: Sequence[dict[str, Any]]) -> ErrorResponse:
+    """Turn pydantic/FastAPI validation errors into messages that name the item and the problem, without input."""
+    details: list[ErrorDetail] = []
+    seen: set[tuple[Any, ...]] = set()
+    for error in errors:
+        loc = _clean_loc(error.get("loc", ()))
+        if error.get("type") == "json_invalid":
+            loc = []
+        # a failed union branch reports both ``id`` alternatives; keep one message per place
+        if len(loc) >= 1 and loc[-1] in ("str", "int"):
+            loc = loc[:-1]
+            error = {"type": "id_type"}
+            message = "must be a string or an integer"
+        else:
+            message = _message(error)
+        key = (tuple(loc), message)
+        if key in seen:
+            continue
+        seen.add(key)
+        item = loc[1] if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int) else None
+        details.append(ErrorDetail(loc=loc, item=item, msg=_where(loc) + message))
+    summary = "; ".join(d.msg for d in details[:5]) or "invalid request"
+    if len(details) > 5:
+        summary += f"; and {len(details) - 5} more"
+    return ErrorResponse(error=summary, detail=details)
+
+
+def _where(loc: Sequence[str | int]) -> str:
+    if not loc:
+        return "request: "
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text + ": "

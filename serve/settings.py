@@ -1,0 +1,74 @@
+"""Service settings, read from ``CUR_NLP_*`` environment variables and a ``.env`` file (pydantic-settings).
+
+>>> Settings(max_items=10).max_items
+10
+>>> Settings(api_keys="a, b").api_keys
+['a', 'b']
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger("cur_nlp.serve")
+
+
+def geo_available() -> bool:
+    """Whether place extraction (``cur_nlp.geo.Locator``) can be imported in this installation."""
+    try:
+        from cur_nlp.geo import Locator  # noqa: F401
+    except Exception:  # ImportError, or a broken optional dependency of the geo package
+        return False
+    return True
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with; each field is also the env var ``CUR_NLP_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CUR_NLP_", env_file=".env", extra="ignore")
+
+    model: Path | None = Field(None, description="Model directory (default: the embedded model, models/default).")
+    host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 in a container).")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port.")
+    workers: int = Field(1, ge=1, description="Uvicorn worker processes (each loads its own model copy).")
+    max_items: int = Field(256, ge=1, description="Most posts in one request; more gets 413.")
+    max_text_chars: int = Field(
+        20_000, ge=1, description="Characters of a post passed on to the model; longer posts are cut and marked truncated."
+    )
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body; larger gets 413.")
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Accepted X-API-Key values, comma-separated; empty: no auth."
+    )
+    locate: bool | None = Field(
+        None, description="Extract and geocode places; default: on when cur_nlp.geo is installed, else off."
+    )
+    batch_window_ms: float = Field(5.0, ge=0, description="How long the batcher waits for more posts before a model call.")
+    max_batch_size: int = Field(64, ge=1, description="Most posts the batcher merges into one model call.")
+    model_batch_size: int = Field(
+        16, ge=1, description="Posts per forward pass inside a model call (sorted by length; small = less padding)."
+    )
+    max_queue_items: int = Field(1024, ge=1, description="Posts waiting for the model before new requests get 503.")
+    request_timeout_s: float = Field(30.0, gt=0, description="Longest wait for a result before 503.")
+    num_threads: int | None = Field(None, ge=1, description="Torch CPU threads (default: torch's choice).")
+    warmup: bool = Field(True, description="Run one prediction at startup so the first request is not slow.")
+    log_level: str = Field("info", description="Python logging level of the service.")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    def resolved_locate(self) -> bool:
+        """``locate`` with its default filled in: on when ``cur_nlp.geo`` imports (logged either way)."""
+        if self.locate is not None:
+            return self.locate
+        available = geo_available()
+        log.info("locate=%s (cur_nlp.geo %s)", available, "available" if available else "not importable")
+        return available

@@ -1,0 +1,153 @@
+"""Encoder backends: ONNX export of the tiny model, ONNX vs torch, automatic selection and its fallbacks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from cur_nlp.backends import ONNX_FILES, EncoderBackend, OnnxBackend, TorchBackend
+from cur_nlp.classifier import ComplaintClassifier
+
+from conftest import SAMPLE_TEXTS
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+
+@pytest.fixture(scope="module")
+def exported_dir(tiny_model_dir, tmp_path_factory):
+    """A copy of the tiny model with fp32 and int8 ONNX files exported and checked on the sample texts."""
+    from cur_nlp.backends.export import export_onnx
+
+    directory = tmp_path_factory.mktemp("exported") / "model"
+    shutil.copytree(tiny_model_dir, directory)
+    export_onnx(directory, quantize=True, keep_fp32=True, texts=SAMPLE_TEXTS * 2)
+    return directory
+
+
+def _recorded(directory) -> dict:
+    return json.loads((directory / "config.json").read_text())["extra"]["backends"]
+
+
+def _set_passed(directory, passed: dict[str, bool]) -> None:
+    data = json.loads((directory / "config.json").read_text())
+    for name, value in passed.items():
+        data["extra"]["backends"][name]["passed"] = value
+    (directory / "config.json").write_text(json.dumps(data))
+
+
+def test_export_writes_files_and_records_them(exported_dir):
+    recorded = _recorded(exported_dir)
+    assert set(recorded) == {"onnx", "onnx-int8"}
+    for name, entry in recorded.items():
+        assert entry["file"] == ONNX_FILES[name]
+        assert (exported_dir / entry["file"]).stat().st_size == entry["bytes"]
+        assert set(entry["check"]["agreement"]) == {"topic", "urgency", "fake"}
+    assert recorded["onnx"]["passed"] is True
+    assert recorded["onnx-int8"]["bytes"] < recorded["onnx"]["bytes"]
+
+
+def test_export_without_fp32_records_only_existing_files(tiny_model_dir, tmp_path):
+    from cur_nlp.backends.export import export_onnx
+
+    directory = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, directory)
+    entries = export_onnx(directory, quantize=True, texts=SAMPLE_TEXTS)
+    assert set(entries) == {"onnx-int8"} == set(_recorded(directory))
+    assert not (directory / ONNX_FILES["onnx"]).exists()
+    assert (directory / ONNX_FILES["onnx-int8"]).exists()
+
+
+def test_onnx_vectors_match_torch(exported_dir):
+    torch_clf = ComplaintClassifier.from_pretrained(exported_dir, backend="torch")
+    onnx_clf = ComplaintClassifier.from_pretrained(exported_dir, backend="onnx")
+    assert isinstance(onnx_clf.backend, OnnxBackend) and isinstance(onnx_clf.backend, EncoderBackend)
+    a, _ = torch_clf.embed(SAMPLE_TEXTS)
+    b, _ = onnx_clf.embed(SAMPLE_TEXTS)
+    np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3)
+    for p, q in zip(torch_clf.predict(SAMPLE_TEXTS), onnx_clf.predict(SAMPLE_TEXTS)):
+        assert {h: v.label for h, v in p.heads.items()} == {h: v.label for h, v in q.heads.items()}
+
+
+def test_int8_vectors_are_close(exported_dir):
+    torch_clf = ComplaintClassifier.from_pretrained(exported_dir, backend="torch")
+    int8 = ComplaintClassifier.from_pretrained(exported_dir, backend="onnx-int8")
+    a, _ = torch_clf.embed(SAMPLE_TEXTS)
+    b, _ = int8.embed(SAMPLE_TEXTS)
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.min() > 0.95
+
+
+def test_dynamic_batch_and_sequence(exported_dir):
+    backend = ComplaintClassifier.from_pretrained(exported_dir, backend="onnx").backend
+    for batch, width in ((1, 3), (5, 17), (2, 32)):
+        ids = np.full((batch, width), 5, dtype=np.int64)
+        mask = np.ones_like(ids)
+        mask[0, width // 2 :] = 0
+        assert backend.embed(ids, mask).shape == (batch, 32)
+
+
+def test_padding_does_not_change_vectors(exported_dir):
+    clf = ComplaintClassifier.from_pretrained(exported_dir, backend="onnx")
+    alone = np.concatenate([clf.embed([t])[0] for t in SAMPLE_TEXTS])
+    batched, _ = clf.embed(SAMPLE_TEXTS)
+    np.testing.assert_allclose(alone, batched, atol=1e-5)
+
+
+def test_auto_picks_int8_when_checked(exported_dir):
+    _set_passed(exported_dir, {"onnx": True, "onnx-int8": True})
+    assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "onnx-int8"
+    _set_passed(exported_dir, {"onnx": True, "onnx-int8": False})
+    assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "onnx"
+    _set_passed(exported_dir, {"onnx": False, "onnx-int8": False})
+    assert isinstance(ComplaintClassifier.from_pretrained(exported_dir).backend, TorchBackend)
+
+
+def test_auto_falls_back_to_torch_without_onnxruntime(exported_dir, monkeypatch):
+    _set_passed(exported_dir, {"onnx": True, "onnx-int8": True})
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails
+    clf = ComplaintClassifier.from_pretrained(exported_dir)
+    assert clf.backend.name == "torch"
+    assert clf.predict(SAMPLE_TEXTS[:2])[0].heads["topic"].label
+    with pytest.raises(ImportError, match="onnxruntime"):
+        ComplaintClassifier.from_pretrained(exported_dir, backend="onnx-int8")
+
+
+def test_auto_falls_back_to_torch_without_file(exported_dir, tmp_path):
+    directory = tmp_path / "model"
+    shutil.copytree(exported_dir, directory)
+    _set_passed(directory, {"onnx": True, "onnx-int8": True})
+    (directory / ONNX_FILES["onnx-int8"]).unlink()
+    (directory / ONNX_FILES["onnx"]).unlink()
+    assert ComplaintClassifier.from_pretrained(directory).backend.name == "torch"
+    with pytest.raises(FileNotFoundError, match="export-onnx"):
+        ComplaintClassifier.from_pretrained(directory, backend="onnx")
+
+
+def test_model_without_export_uses_torch(tiny_model_dir):
+    assert ComplaintClassifier.from_pretrained(tiny_model_dir).backend.name == "torch"
+
+
+def test_unknown_backend_is_rejected(tiny_model_dir):
+    with pytest.raises(ValueError, match="backend must be one of"):
+        ComplaintClassifier.from_pretrained(tiny_model_dir, backend="tensorrt")
+
+
+def test_cli_export_onnx(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from cur_nlp.cli import app
+
+    directory = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, directory)
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("\n".join(json.dumps({"text": t, "topic": "housing"}, ensure_ascii=False) for t in SAMPLE_TEXTS))
+    result = CliRunner().invoke(app, ["export-onnx", str(directory), "--no-quantize", "--texts", str(texts)])
+    assert result.exit_code == 0, result.output
+    assert set(_recorded(directory)) == {"onnx"}
+    assert "onnx: encoder.onnx" in result.output
+    assert _recorded(directory)["onnx"]["check"]["topic_macro_f1"]["n"] == len(SAMPLE_TEXTS)
