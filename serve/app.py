@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any, AsyncIterator, Awaitable, Callable
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
@@ -37,6 +37,7 @@ from serve.schemas import (
     describe_errors,
     request_items,
 )
+from cur_nlp import __version__ as cur_nlp_version
 from serve.settings import Settings
 
 log = logging.getLogger("cur_nlp.serve")
@@ -276,7 +277,7 @@ def create_app(settings: Settings | None = None, classifier: Any | None = None) 
 
     app = FastAPI(
         title="cur_nlp classify API",
-        version="1",
+        version=cur_nlp_version,
         description="Topic, urgency, fake and places in citizens' posts for regional control centres (ЦУР).",
         lifespan=lifespan,
     )
@@ -310,17 +311,23 @@ def create_app(settings: Settings | None = None, classifier: Any | None = None) 
 
     @app.post("/v1/classify", response_model=ClassifyResponse, responses=ERROR_RESPONSES,
               dependencies=[Depends(require_key)], tags=["classify"])
-    async def classify(request: Request, body: Annotated[ClassifyRequest, Body()]) -> Response:
+    async def classify(request: Request, body: Annotated[ClassifyRequest, Body()],
+                       explain: Annotated[bool, Query(description="Add `explanation`: per head, the words that "
+                                                      "pushed the decision (word occlusion; costs one extra "
+                                                      "forward pass per word).")] = False) -> Response:
         """Classify posts: topic, urgency, fake and places for each, in input order.
 
         Send `{"items": [{"id": "...", "text": "..."}, ...]}` or one `{"text": "..."}`. Items without an id get
         their index. Empty posts come back with `empty: true` and null heads; posts longer than the model reads
-        come back with `truncated: true`.
+        come back with `truncated: true`. With `?explain=true` (at most `max_explain_items` posts) each result
+        also carries `explanation`.
         """
         items = request_items(body)
         request.state.items = len(items)
         if len(items) > settings.max_items:
             raise HTTPException(413, f"{len(items)} items in one request; the limit is {settings.max_items}")
+        if explain and len(items) > settings.max_explain_items:
+            raise HTTPException(413, f"explain=true takes at most {settings.max_explain_items} items, got {len(items)}")
         limit = settings.max_text_chars
         texts = [item.text[:limit] for item in items]
         request.state.chars = sum(len(item.text) for item in items)
@@ -336,9 +343,16 @@ def create_app(settings: Settings | None = None, classifier: Any | None = None) 
                                 headers={"Retry-After": "1"}) from None
         except BatcherClosed as error:
             raise HTTPException(503, str(error), headers={"Retry-After": "1"}) from None
+        explanations: list[dict | None] = [None] * len(items)
+        if explain:
+            clf = request.app.state.classifier
+            explanations = await asyncio.to_thread(
+                lambda: [clf.explain(t).to_dict() if t.strip() else None for t in texts])
         results = []
         for index, (item, prediction) in enumerate(zip(items, predictions)):
             data = prediction.to_dict()
+            if explain:
+                data["explanation"] = explanations[index]
             if len(item.text) > limit and not prediction.empty:
                 data["truncated"] = True
             results.append({"id": index if item.id is None else item.id, **data})
@@ -355,8 +369,8 @@ def create_app(settings: Settings | None = None, classifier: Any | None = None) 
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
+        """Liveness: the process answers (with the cur_nlp library version)."""
+        return {"status": "ok", "cur_nlp": cur_nlp_version}
 
     @app.get("/ready", tags=["operations"], responses={503: ERROR_RESPONSES[503]})
     async def ready(request: Request) -> Response:

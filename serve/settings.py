@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="TCP port.")
     workers: int = Field(1, ge=1, description="Uvicorn worker processes (each loads its own model copy).")
     max_items: int = Field(256, ge=1, description="Most posts in one request; more gets 413.")
+    max_explain_items: int = Field(8, ge=1, description="Most posts in one request with explain=true; more gets 413.")
     max_text_chars: int = Field(
         20_000, ge=1, description="Characters of a post passed on to the model; longer posts are cut and marked truncated."
     )

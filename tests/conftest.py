@@ -10,6 +10,14 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+try:  # property tests: the same examples on every run, so CI is reproducible
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("cur_nlp", derandomize=True, deadline=None)
+    _hypothesis_settings.load_profile("cur_nlp")
+except ImportError:  # pragma: no cover
+    pass
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 DEFAULT_MODEL = REPO / "models" / "default"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cur_nlp
 import asyncio
 import json
 import logging
@@ -267,7 +268,7 @@ def test_labels(client):
 
 
 def test_health_and_ready(client, tiny_model_dir):
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health").json() == {"status": "ok", "cur_nlp": cur_nlp.__version__}
     assert client.get("/ready").json() == {"status": "ready", "model": {"name": "tiny-test", "version": "0.0.1"}}
     not_started = TestClient(create_app(make_settings(tiny_model_dir)))  # no lifespan: model not loaded
     assert not_started.get("/health").status_code == 200
@@ -470,7 +471,7 @@ def test_generated_json_never_gives_5xx(client):
     from hypothesis import HealthCheck, given, settings, strategies as st
 
     json_values = st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),  # JSON has no inf/nan
         lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(["items", "text", "id", "x"]), children, max_size=4),
         max_leaves=12,
     )
@@ -511,3 +512,20 @@ def test_locations_when_geo_is_installed(tiny_model_dir, caplog):
     assert isinstance(first["locations"], list) and all(isinstance(loc, dict) for loc in first["locations"])
     assert empty["locations"] == []
     assert SECRET not in caplog.text
+
+
+def test_explain_flag_adds_word_weights(tiny_model_dir):
+    from fastapi.testclient import TestClient
+
+    from serve.app import create_app
+    from serve.settings import Settings
+
+    with TestClient(create_app(Settings(model_path=tiny_model_dir, locate=False, max_explain_items=2))) as client:
+        body = {"items": [{"id": "a", "text": "Во дворе открыт люк"}, {"id": "b", "text": " "}]}
+        results = client.post("/v1/classify?explain=true", json=body).json()["results"]
+        words = results[0]["explanation"]["urgency"]["words"]
+        assert {w["word"] for w in words} == {"Во", "дворе", "открыт", "люк"}
+        assert results[1]["explanation"] is None
+        assert "explanation" not in client.post("/v1/classify", json=body).json()["results"][0]
+        too_many = {"items": [{"text": "яма"}] * 3}
+        assert client.post("/v1/classify?explain=true", json=too_many).status_code == 413
