@@ -93,7 +93,7 @@ def _best_rate(fn: Callable[[], Any], flops: float, seconds: float = 1.5) -> flo
 
 def matmul_peaks(hidden: int, intermediate: int) -> dict[str, float]:
     """Matmul throughput of these cores (GFLOP/s; int8 as GOP/s): a large square fp32 product (numpy and
-    torch), the encoder's own FFN shape in fp32, and that shape in int8 (``torch._int_mm``) where available."""
+    torch), the encoder's own FFN shape in fp32 and bf16, and in int8 (``torch._int_mm``) where available."""
     import torch
 
     peaks: dict[str, float] = {}
@@ -105,6 +105,8 @@ def matmul_peaks(hidden: int, intermediate: int) -> dict[str, float]:
     tokens = 64 * 48
     x, w = torch.randn(tokens, hidden), torch.randn(hidden, intermediate)
     peaks["torch_fp32_ffn_shape"] = _best_rate(lambda: x @ w, 2.0 * tokens * hidden * intermediate)
+    xb, wb = x.to(torch.bfloat16), w.to(torch.bfloat16)
+    peaks["torch_bf16_ffn_shape"] = _best_rate(lambda: xb @ wb, 2.0 * tokens * hidden * intermediate)
     try:
         xi = torch.randint(-127, 127, (tokens, hidden), dtype=torch.int8)
         wi = torch.randint(-127, 127, (hidden, intermediate), dtype=torch.int8)
@@ -115,19 +117,42 @@ def matmul_peaks(hidden: int, intermediate: int) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------------------------- accuracy
+def topic_gold(clf: Any, posts: Sequence[dict], source: str) -> tuple[list[int], np.ndarray]:
+    """Rows of ``source`` with a known topic, and their gold label indices."""
+    labels = clf.config.head("topic").labels
+    rows = [i for i, p in enumerate(posts) if p["source"] == source and p["topic"] in labels]
+    return rows, np.array([labels.index(posts[i]["topic"]) for i in rows])
+
+
 def topic_f1(clf: Any, scores: dict[str, np.ndarray], posts: Sequence[dict]) -> dict[str, float]:
     """Topic macro-F1 per source (classes present in gold or predictions, as the training evaluation)."""
     from cur_nlp.backends.export import macro_f1
     from cur_nlp.classifier import decide
 
-    head = clf.config.head("topic")
-    chosen = decide(head, scores["topic"])
+    chosen = decide(clf.config.head("topic"), scores["topic"])
     result = {}
     for source in SOURCES:
-        rows = [i for i, p in enumerate(posts) if p["source"] == source and p["topic"] in head.labels]
+        rows, gold = topic_gold(clf, posts, source)
         if rows:
-            gold = np.array([head.labels.index(posts[i]["topic"]) for i in rows])
             result[source] = macro_f1(gold, chosen[rows])
+    return result
+
+
+def topic_differences(clf: Any, reference: np.ndarray, chosen: np.ndarray, posts: Sequence[dict]) -> dict[str, Any]:
+    """Per source: topic macro-F1 and accuracy of ``chosen`` minus those of ``reference`` (torch), with the
+    paired-bootstrap 5-95% interval of the macro-F1 difference and the smallest class support."""
+    from cur_nlp.backends.export import paired_bootstrap_f1
+
+    result = {}
+    for source in SOURCES:
+        rows, gold = topic_gold(clf, posts, source)
+        if rows:
+            result[source] = {
+                **paired_bootstrap_f1(gold, reference[rows], chosen[rows]),
+                "accuracy_diff": float(np.mean(chosen[rows] == gold) - np.mean(reference[rows] == gold)),
+                "n": len(rows), "smallest_class_support": int(np.bincount(gold)[np.bincount(gold) > 0].min()),
+                "labels_changed": int(np.sum(chosen[rows] != reference[rows])),
+            }
     return result
 
 
@@ -176,15 +201,23 @@ def run_naive(clf: Any, texts: Sequence[str]) -> tuple[np.ndarray, float]:
     return vectors, time.perf_counter() - start
 
 
-def export_variants(model_dir: Path, work: Path) -> tuple[Path, dict[str, Any]]:
-    """Copy the model directory to ``work`` and export fp32 + int8 ONNX there (smoke check only)."""
-    from cur_nlp.backends.export import export_onnx
+def export_variants(model_dir: Path, work: Path, data_dir: Path, max_texts: int) -> tuple[Path, dict[str, Any]]:
+    """Copy the model directory to ``work`` and export fp32 + int8 ONNX there, calibrated and checked on the
+    same dev texts as ``cur-nlp export-onnx MODEL --data DATA``; a shipped ``encoder.int8.onnx`` replaces the
+    re-exported one, so the shipped file is what gets measured."""
+    from cur_nlp.backends.export import export_onnx, prepared_check_texts
 
     copy = work / "model"
     shutil.copytree(model_dir, copy, ignore=shutil.ignore_patterns("encoder.onnx", "encoder.int8.onnx", "eval"))
+    texts, topics = prepared_check_texts(data_dir, "dev", max_texts)
     start = time.perf_counter()
-    entries = export_onnx(copy, quantize=True, keep_fp32=True)
-    return copy, {"seconds": time.perf_counter() - start, "entries": entries}
+    entries = export_onnx(copy, quantize=True, keep_fp32=True, texts=texts, topic_labels=topics)
+    info: dict[str, Any] = {"seconds": time.perf_counter() - start, "entries": entries, "int8_file": "exported here"}
+    shipped = model_dir / "encoder.int8.onnx"
+    if shipped.exists():
+        shutil.copy2(shipped, copy / "encoder.int8.onnx")
+        info["int8_file"] = f"shipped {shipped}"
+    return copy, info
 
 
 COLD_CHILD = r"""
@@ -209,6 +242,55 @@ status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in
 out["peak_rss_mb"] = int(status["VmHWM"].split()[0]) / 1024
 print(json.dumps(out))
 """
+
+
+LEAN_CHILD = r"""
+import json, sys, time
+launched, path = sys.argv[1:3]
+t0 = time.time()
+import numpy as np, onnxruntime as ort
+from safetensors import safe_open
+from tokenizers import Tokenizer
+from cur_nlp.backends import session_options
+from cur_nlp.model_dir import ModelConfig
+from cur_nlp.normalize import normalize_text
+t1 = time.time()
+config = ModelConfig.load(path)
+tokenizer = Tokenizer.from_file(path + "/tokenizer.json")
+with safe_open(path + "/model.safetensors", framework="np") as weights:
+    table = weights.get_tensor("encoder.embeddings.word_embeddings.weight")
+    heads = {h.name: (weights.get_tensor(f"heads.{h.name}.weight").astype(np.float32),
+                      weights.get_tensor(f"heads.{h.name}.bias").astype(np.float32)) for h in config.heads}
+session = ort.InferenceSession(path + "/encoder.int8.onnx", sess_options=session_options(),
+                               providers=["CPUExecutionProvider"])
+t2 = time.time()
+ids = np.array([tokenizer.encode(config.text_prefix + normalize_text("Во дворе открыт люк")).ids[: config.max_length]])
+pooled = session.run(["pooled"], {"inputs_embeds": table[ids].astype(np.float32), "attention_mask": np.ones_like(ids)})[0]
+labels = {name: int((pooled @ w.T + b).argmax()) for name, (w, b) in heads.items()}
+t3 = time.time()
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+print(json.dumps({"backend": "lean onnx-int8 (prototype)", "import": t1 - t0, "from_pretrained": t2 - t1,
+                  "first_prediction": t3 - t2, "cold_start": t3 - float(launched), "torch_imported": "torch" in sys.modules,
+                  "peak_rss_mb": int(status["VmHWM"].split()[0]) / 1024}))
+"""
+"""Lower bound of cold start for a torch-free runtime path (tokenizers + onnxruntime + numpy heads, no
+sparse heads or registry): a prototype, not what ``ComplaintClassifier`` does today."""
+
+
+def lean_cold_start(path: Path, runs: int) -> dict[str, Any]:
+    """Spawn-to-first-prediction of :data:`LEAN_CHILD`, ``runs`` times."""
+    results = []
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for _ in range(runs):
+        launched = time.time()
+        done = subprocess.run([sys.executable, "-c", LEAN_CHILD, repr(launched), str(path)],
+                              capture_output=True, text=True, env=env, cwd=str(REPO), check=False)
+        if done.returncode != 0:
+            return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    colds = [r["cold_start"] for r in results]
+    return {"backend": results[0]["backend"], "runs": results, "cold_start_median": statistics.median(colds),
+            "cold_start_min": min(colds), "peak_rss_mb": results[0]["peak_rss_mb"]}
 
 
 def cold_start(path: Path, backend: str, locate: bool, texts_file: Path, runs: int, threads: int) -> dict[str, Any]:
@@ -255,32 +337,48 @@ def print_table(report: dict[str, Any]) -> None:
         share = f"{100 * r['share_of_fp32_peak']:.0f}%" if r.get("share_of_fp32_peak") else "-"
         print(f"{r['name']:34} {r['texts_per_s']:8.1f} {speedup:>8} {f1.get('spb', float('nan')):7.4f} "
               f"{f1.get('kursk', float('nan')):7.4f} {agree_text:>22} {gflops:>8} {share:>11}")
+    for r in rows:
+        for source, d in (r.get("topic_vs_torch") or {}).items():
+            if r["name"].startswith("torch fp32"):
+                continue
+            print(f"  {r['name']:24} {source:6} topic macro-F1 {100 * d['diff']:+.2f} pt (bootstrap 5-95% "
+                  f"{100 * d['p05']:+.2f}..{100 * d['p95']:+.2f}), accuracy {100 * d['accuracy_diff']:+.2f} pt, "
+                  f"{d['labels_changed']} of {d['n']} labels changed, smallest class {d['smallest_class_support']}")
     a = report["arithmetic"]
     print(f"\ntokens/post mean {a['mean_tokens']:.1f} (median {a['median_tokens']:.0f}, p95 {a['p95_tokens']:.0f}); "
           f"padding overhead batch {report['batch_size']}: sorted {100 * a['padding_overhead_sorted']:.1f}% "
           f"vs unsorted {100 * a['padding_overhead_unsorted']:.1f}%")
     print(f"encoder FLOPs/post at mean length {a['gflops_per_post_at_mean'] :.3f} GFLOP; "
           f"matmul peaks (GFLOP/s): " + ", ".join(f"{k} {v:.0f}" for k, v in a["matmul_peaks"].items()))
-    print(f"arithmetic limit (fp32 peak {a['fp32_peak_gflops']:.0f} GFLOP/s): {a['limit_posts_per_s_fp32']:.0f} posts/s"
-          + (f"; at int8 peak {a['limit_posts_per_s_int8']:.0f} posts/s" if a.get("limit_posts_per_s_int8") else ""))
+    print(f"arithmetic limit (matmul peak / FLOPs per post): fp32 {a['limit_posts_per_s_fp32']:.0f} posts/s"
+          + "".join(f", {p} {a[f'limit_posts_per_s_{p}']:.0f}" for p in ("bf16", "int8") if a.get(f"limit_posts_per_s_{p}")))
+    if report.get("batch_sweep"):
+        print("batch sweep (texts/s, encoder + heads): " + "; ".join(
+            f"{name}: " + ", ".join(f"{b} {v:.0f}" for b, v in sweep.items()) for name, sweep in report["batch_sweep"].items()))
     for c in report["cold_start"]:
         if "error" in c:
             print(f"cold start {c['name']}: failed: {c['error']}")
         else:
+            first = c["runs"][0]
             print(f"cold start {c['name']:24} ({c['backend']}): median {c['cold_start_median']:.2f} s "
-                  f"(min {c['cold_start_min']:.2f}), peak RSS {c['peak_rss_mb']:.0f} MB")
+                  f"(min {c['cold_start_min']:.2f}; import {first['import']:.2f}, load {first['from_pretrained']:.2f}, "
+                  f"first prediction {first['first_prediction']:.2f}), peak RSS {c['peak_rss_mb']:.0f} MB")
     s = report["sizes"]
-    print(f"model dir {s['model_dir_mb']:.1f} MB; shipped set (safetensors + int8 ONNX + tokenizer + configs) "
-          f"{s['shipped_mb']:.1f} MB (limit {SHIPPED_LIMIT_MB:.0f}); files: "
+    print(f"model dir {s['model_dir_mb']:.1f} MB ({s['model_dir_without_onnx_mb']:.1f} MB without ONNX files; "
+          f"{s['shipped_mb']:.1f} MB with the int8 ONNX; limit {SHIPPED_LIMIT_MB:.0f}); files: "
           + ", ".join(f"{k} {v:.1f}" for k, v in s["files_mb"].items()))
+    print(f"auto picks: {report['auto_backend_on_model_dir']} on {report['model']} as given, "
+          f"{report['auto_backend_after_export']} after export-onnx with dev checks; int8 file: {report['export']['int8_file']}")
+    before, after = report["load_average_before_after"]
+    print(f"load average (1/5/15 min) before {before}, after {after}; {report['threads']} threads")
 
 
 def markdown_table(report: dict[str, Any]) -> str:
     """The variants table in Markdown (for docs/speed.md)."""
     naive = next((r["texts_per_s"] for r in report["variants"] if r["name"].startswith("naive")), None)
     lines = ["| variant | texts/s | × naive | topic macro-F1 SPb | topic macro-F1 Kursk | agreement with torch "
-             "(topic / urgency / fake) | useful GFLOP/s | share of fp32 matmul peak |",
-             "|---|---:|---:|---:|---:|---|---:|---:|"]
+             "(topic / urgency / fake) | useful GFLOP/s | share of fp32 matmul peak | share of own-precision peak |",
+             "|---|---:|---:|---:|---:|---|---:|---:|---:|"]
     for r in report["variants"]:
         f1 = r.get("topic_macro_f1") or {}
         agree = r.get("agreement_vs_torch") or {}
@@ -290,6 +388,7 @@ def markdown_table(report: dict[str, Any]) -> str:
             " / ".join(f"{agree[k]:.4f}" for k in ("topic", "urgency", "fake") if k in agree) or "–",
             f"{r['achieved_gflops']:.1f}" if r.get("achieved_gflops") else "–",
             f"{100 * r['share_of_fp32_peak']:.0f}%" if r.get("share_of_fp32_peak") else "–",
+            f"{100 * r['share_of_own_precision_peak']:.0f}% ({r['precision']})" if r.get("share_of_own_precision_peak") else "–",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -307,12 +406,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="default: physical cores")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the table as Markdown here")
-    parser.add_argument("--predict-backend", default="onnx-int8", help="backend of the full-predict rows")
+    parser.add_argument("--sweep", type=int, default=1024, help="posts for the batch-size sweep (0: none)")
+    parser.add_argument("--export-texts", type=int, default=4000, help="dev texts for the export check")
     args = parser.parse_args(argv)
 
     import torch
 
-    from cur_nlp.backends import physical_cores
+    from cur_nlp.backends import native_bf16, physical_cores
     from cur_nlp.classifier import ComplaintClassifier
 
     threads = args.threads or physical_cores()
@@ -333,7 +433,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     work = Path(tempfile.mkdtemp(prefix="cur_nlp_speed_"))
     try:
-        exported, export_info = export_variants(args.model, work)
+        load_before = os.getloadavg()
+        exported, export_info = export_variants(args.model, work, args.data, args.export_texts)
         report["export"] = export_info
         torch_clf = ComplaintClassifier.from_pretrained(exported, backend="torch", num_threads=threads)
         enc_cfg = torch_clf.model.encoder.config
@@ -358,8 +459,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "matmul_peaks": peaks, "fp32_peak_gflops": fp32_peak,
             "limit_posts_per_s_fp32": fp32_peak * 1e9 / per_post,
         }
-        if "torch_int8_ffn_shape" in peaks:
-            report["arithmetic"]["limit_posts_per_s_int8"] = peaks["torch_int8_ffn_shape"] * 1e9 / per_post
+        for precision in ("bf16", "int8"):
+            if f"torch_{precision}_ffn_shape" in peaks:
+                report["arithmetic"][f"limit_posts_per_s_{precision}"] = peaks[f"torch_{precision}_ffn_shape"] * 1e9 / per_post
 
         def add(name: str, seconds: float, n: int, scores: dict | None, reference: dict | None, clf: Any,
                 flops: float | None, **extra: Any) -> dict:
@@ -367,10 +469,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             if scores is not None:
                 row["topic_macro_f1"] = topic_f1(clf, scores, posts)
                 if reference is not None:
-                    row["agreement_vs_torch"] = agreement(reference, decisions(clf, scores))
+                    chosen = decisions(clf, scores)
+                    row["agreement_vs_torch"] = agreement(reference, chosen)
+                    row["topic_vs_torch"] = topic_differences(clf, reference["topic"], chosen["topic"], posts)
             if flops is not None:
                 row["achieved_gflops"] = flops / seconds / 1e9
                 row["share_of_fp32_peak"] = row["achieved_gflops"] / fp32_peak
+                precision = "int8" if "int8" in name else "bf16" if "bf16" in name else "fp32"
+                own = {"fp32": fp32_peak, "bf16": peaks.get("torch_bf16_ffn_shape"),
+                       "int8": peaks.get("torch_int8_ffn_shape")}[precision]
+                if own:
+                    row["precision"] = precision
+                    row["share_of_own_precision_peak"] = row["achieved_gflops"] / own
             report["variants"].append(row)
             print(f"  {name}: {row['texts_per_s']:.1f} texts/s", file=sys.stderr)
             return row
@@ -389,26 +499,47 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         reference = decisions(torch_clf, torch_scores)
         add("torch fp32 batched", torch_s, len(texts), torch_scores, reference, torch_clf, float(flops_each.sum()))
         clfs = {"torch": torch_clf}
-        for name in ("onnx", "onnx-int8"):
+        names = ["onnx", "onnx-int8"] + (["torch-bf16"] if native_bf16() else [])
+        for name in names:
             clf = ComplaintClassifier.from_pretrained(exported, backend=name, num_threads=threads)
             clfs[name] = clf
             scores, seconds = run_batched(clf, texts, args.batch_size)
             add(f"{name} batched", seconds, len(texts), scores, reference, clf, float(flops_each.sum()))
 
-        # -- full predict (three heads + registry), with and without geo
-        predict_clf = ComplaintClassifier.from_pretrained(exported, backend=args.predict_backend, num_threads=threads)
-        for backend_name, clf in (("torch", clfs["torch"]), (args.predict_backend, predict_clf)):
+        # -- batch size sweep of the fast backends on the first posts
+        if args.sweep:
+            sweep_texts = texts[: args.sweep]
+            report["batch_sweep"] = {}
+            for name in names[1:]:
+                clf, rows = clfs[name], getattr(clfs[name].backend, "rows_per_run", None)
+                if rows is not None:
+                    clf.backend.rows_per_run = None  # the raw effect of the batch size
+                report["batch_sweep"][name] = {}
+                for size in (8, 16, 32, 64, 128):
+                    _, seconds = run_batched(clf, sweep_texts, size)
+                    report["batch_sweep"][name][size] = len(sweep_texts) / seconds
+                if rows is not None:
+                    clf.backend.rows_per_run = rows
+                print(f"  sweep {name}: {report['batch_sweep'][name]}", file=sys.stderr)
+
+        # -- what `auto` picks: on the model directory as given, and on the copy checked on dev texts above
+        report["auto_backend_on_model_dir"] = ComplaintClassifier.from_pretrained(args.model).backend.name
+        auto = ComplaintClassifier.from_pretrained(exported, num_threads=threads).backend.name
+        report["auto_backend_after_export"] = auto
+
+        # -- full predict (three heads + sparse heads + registry), with and without geo
+        for backend_name in dict.fromkeys(["torch", "onnx-int8"] + names[2:] + [auto]):
+            clf = clfs[backend_name]
             clf.predict(texts[: args.batch_size], args.batch_size)
             start = time.perf_counter()
             clf.predict(texts, args.batch_size)
             add(f"predict, {backend_name}, no geo", time.perf_counter() - start, len(texts), None, None, clf, None)
         try:
-            geo_clf = ComplaintClassifier.from_pretrained(exported, backend=args.predict_backend, locate=True,
-                                                          num_threads=threads)
+            geo_clf = ComplaintClassifier.from_pretrained(exported, backend=auto, locate=True, num_threads=threads)
             geo_clf.predict(texts[: args.batch_size], args.batch_size)
             start = time.perf_counter()
             geo_clf.predict(texts, args.batch_size)
-            add(f"predict, {args.predict_backend}, + geo", time.perf_counter() - start, len(texts), None, None, geo_clf, None)
+            add(f"predict, {auto}, + geo", time.perf_counter() - start, len(texts), None, None, geo_clf, None)
             start = time.perf_counter()
             for text in texts:
                 geo_clf.locator(text)
@@ -418,17 +549,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             report["geo"] = {"available": False, "error": f"{type(error).__name__}: {error}"}
             print(f"  geo not available: {report['geo']['error']}", file=sys.stderr)
 
-        # -- what `auto` picks on the model directory as given
-        report["auto_backend_on_model_dir"] = ComplaintClassifier.from_pretrained(args.model).backend.name
-
         # -- cold start and peak RSS in fresh interpreters
         texts_file = work / "texts.json"
         texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-        for name, backend, locate in (("torch", "torch", False), ("onnx-int8", "onnx-int8", False),
-                                      ("onnx-int8 + geo", "onnx-int8", True)):
+        for name, backend, locate in [(n, n, False) for n in dict.fromkeys(["torch", "onnx-int8", auto])] + [
+                (f"{auto} + geo", auto, True)]:
             result = cold_start(exported, backend, locate, texts_file, args.cold_runs, threads)
             report["cold_start"].append({"name": name, **result})
             print(f"  cold start {name}: {result.get('cold_start_median', result.get('error'))}", file=sys.stderr)
+
+        lean = lean_cold_start(exported, args.cold_runs)
+        report["cold_start"].append({"name": "lean path prototype", **lean})
 
         # -- sizes on disk
         files = {p.name: p.stat().st_size for p in exported.iterdir() if p.is_file()}
@@ -436,12 +567,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         shipped = dir_size(args.model, exclude=("encoder.onnx", "encoder.int8.onnx")) + files["encoder.int8.onnx"]
         report["sizes"] = {
             "model_dir_mb": dir_size(args.model) / 1e6,
+            "model_dir_without_onnx_mb": dir_size(args.model, exclude=("encoder.onnx", "encoder.int8.onnx")) / 1e6,
             "shipped_mb": shipped / 1e6,
             "files_mb": {k: v / 1e6 for k, v in sorted(files.items(), key=lambda kv: -kv[1]) if v > 1e5},
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    report["load_average_before_after"] = [load_before, os.getloadavg()]
     report["peak_rss_mb_benchmark_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print_table(report)
     if args.out:

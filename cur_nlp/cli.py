@@ -216,9 +216,6 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
-    main()
-
 
 @app.command("export-onnx")
 def export_onnx_command(
@@ -230,24 +227,23 @@ def export_onnx_command(
     split: str = typer.Option("dev", help="Split of --data to check on."),
     texts: Optional[Path] = typer.Option(None, help="JSONL/CSV with 'text' (and optional 'topic') to check on."),
     max_texts: int = typer.Option(4000, help="At most this many check texts."),
+    onnx: bool = typer.Option(True, "--onnx/--no-onnx",
+                              help="--no-onnx: write no ONNX file (removes existing ones), only check torch-bf16."),
 ) -> None:
-    """Export the encoder to ONNX (fp32 and dynamic int8), check it against torch, record it in config.json.
+    """Export the encoder to ONNX (fp32 and dynamic int8), check it (and bf16) against torch, record it in config.json.
 
-    ``from_pretrained(backend="auto")`` then uses the int8 file when its check passed (label agreement with
-    torch on every head and topic macro-F1 within half a point); without --data/--texts only a smoke set is used.
+    ``from_pretrained(backend="auto")`` then takes the fastest backend whose check passed (label agreement with
+    torch on every head, topic macro-F1 and accuracy at most half a point lower); without --data/--texts only a
+    smoke set is used.
     """
-    from cur_nlp.backends.export import export_onnx
+    from cur_nlp.backends.export import export_onnx, prepared_check_texts
     from cur_nlp.io import detect_format, open_input, read_records
 
     _setup_logging()
     check_texts: list[str] = []
     topics: list = []
     if data is not None:
-        splits = _training("splits")
-        for source in sorted(p.name for p in data.iterdir() if p.is_dir()):
-            rows = splits.load_prepared(data, source)[split]
-            check_texts += list(rows["text"])
-            topics += list(rows["topic"]) if "topic" in rows.column_names else [None] * len(rows)
+        check_texts, topics = prepared_check_texts(data, split, max_texts, _training("splits").load_prepared)
     if texts is not None:
         with open_input(str(texts)) as source_file:
             for _, record, _problem in read_records(source_file, detect_format(str(texts))):
@@ -256,9 +252,13 @@ def export_onnx_command(
                     topics.append(record.get("topic"))
     step = max(1, len(check_texts) // max_texts) if check_texts else 1
     entries = export_onnx(model_dir, quantize=quantize, keep_fp32=keep_fp32, texts=check_texts[::step][:max_texts] or None,
-                          topic_labels=topics[::step][:max_texts] or None)
+                          topic_labels=topics[::step][:max_texts] or None, write_onnx=onnx)
     for name, entry in entries.items():
         check = entry["check"]
-        typer.echo(f"{name}: {entry['file']} {entry['bytes'] / 1e6:.1f} MB, passed={entry['passed']}, "
+        typer.echo(f"{name}: {entry['file'] or '(no file)'} {entry['bytes'] / 1e6:.1f} MB, passed={entry['passed']}, "
                    f"agreement={check['agreement']}, min cosine={check['min_cosine']:.4f}, "
                    f"topic macro-F1={check.get('topic_macro_f1')}")
+
+
+if __name__ == "__main__":
+    main()

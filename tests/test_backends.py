@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from cur_nlp.backends import ONNX_FILES, EncoderBackend, OnnxBackend, TorchBackend
+import cur_nlp.backends as backends
+from cur_nlp.backends import ONNX_FILES, EncoderBackend, OnnxBackend, TorchBackend, TorchBf16Backend
 from cur_nlp.classifier import ComplaintClassifier
 
 from conftest import SAMPLE_TEXTS
@@ -25,12 +26,18 @@ def exported_dir(tiny_model_dir, tmp_path_factory):
 
     directory = tmp_path_factory.mktemp("exported") / "model"
     shutil.copytree(tiny_model_dir, directory)
-    export_onnx(directory, quantize=True, keep_fp32=True, texts=SAMPLE_TEXTS * 2)
+    export_onnx(directory, quantize=True, keep_fp32=True, texts=SAMPLE_TEXTS * 2, check_bf16=True)
     return directory
 
 
 def _recorded(directory) -> dict:
     return json.loads((directory / "config.json").read_text())["extra"]["backends"]
+
+
+@pytest.fixture(autouse=True)
+def no_native_bf16(monkeypatch):
+    """Selection tests do not depend on this machine's CPU: no native bf16 unless a test says so."""
+    monkeypatch.setattr(backends, "native_bf16", lambda: False)
 
 
 def _set_passed(directory, passed: dict[str, bool]) -> None:
@@ -42,11 +49,14 @@ def _set_passed(directory, passed: dict[str, bool]) -> None:
 
 def test_export_writes_files_and_records_them(exported_dir):
     recorded = _recorded(exported_dir)
-    assert set(recorded) == {"onnx", "onnx-int8"}
+    assert set(recorded) == {"onnx", "onnx-int8", "torch-bf16"}
     for name, entry in recorded.items():
-        assert entry["file"] == ONNX_FILES[name]
-        assert (exported_dir / entry["file"]).stat().st_size == entry["bytes"]
         assert set(entry["check"]["agreement"]) == {"topic", "urgency", "fake"}
+        if name != "torch-bf16":
+            assert entry["file"] == ONNX_FILES[name]
+            assert (exported_dir / entry["file"]).stat().st_size == entry["bytes"]
+    assert recorded["torch-bf16"]["file"] is None
+    assert "smooth_alpha" in recorded["onnx-int8"]["quantization"]
     assert recorded["onnx"]["passed"] is True
     assert recorded["onnx-int8"]["bytes"] < recorded["onnx"]["bytes"]
 
@@ -56,7 +66,7 @@ def test_export_without_fp32_records_only_existing_files(tiny_model_dir, tmp_pat
 
     directory = tmp_path / "model"
     shutil.copytree(tiny_model_dir, directory)
-    entries = export_onnx(directory, quantize=True, texts=SAMPLE_TEXTS)
+    entries = export_onnx(directory, quantize=True, texts=SAMPLE_TEXTS, check_bf16=False)
     assert set(entries) == {"onnx-int8"} == set(_recorded(directory))
     assert not (directory / ONNX_FILES["onnx"]).exists()
     assert (directory / ONNX_FILES["onnx-int8"]).exists()
@@ -96,6 +106,28 @@ def test_padding_does_not_change_vectors(exported_dir):
     alone = np.concatenate([clf.embed([t])[0] for t in SAMPLE_TEXTS])
     batched, _ = clf.embed(SAMPLE_TEXTS)
     np.testing.assert_allclose(alone, batched, atol=1e-5)
+
+
+def test_bf16_vectors_are_close(exported_dir):
+    torch_clf = ComplaintClassifier.from_pretrained(exported_dir, backend="torch")
+    bf16 = ComplaintClassifier.from_pretrained(exported_dir, backend="torch-bf16")
+    assert isinstance(bf16.backend, TorchBf16Backend)
+    a, _ = torch_clf.embed(SAMPLE_TEXTS)
+    b, _ = bf16.embed(SAMPLE_TEXTS)
+    assert b.dtype == np.float32
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.min() > 0.99
+    # the fp32 model itself is untouched
+    assert next(torch_clf.model.encoder.parameters()).dtype == next(bf16.model.encoder.parameters()).dtype
+
+
+def test_auto_prefers_bf16_only_on_native_bf16(exported_dir, monkeypatch):
+    _set_passed(exported_dir, {"onnx": True, "onnx-int8": True, "torch-bf16": True})
+    assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "onnx-int8"
+    monkeypatch.setattr(backends, "native_bf16", lambda: True)
+    assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "torch-bf16"
+    _set_passed(exported_dir, {"torch-bf16": False})
+    assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "onnx-int8"
 
 
 def test_auto_picks_int8_when_checked(exported_dir):
@@ -151,3 +183,23 @@ def test_cli_export_onnx(tiny_model_dir, tmp_path):
     assert set(_recorded(directory)) == {"onnx"}
     assert "onnx: encoder.onnx" in result.output
     assert _recorded(directory)["onnx"]["check"]["topic_macro_f1"]["n"] == len(SAMPLE_TEXTS)
+
+
+def test_onnx_splits_large_batches_without_changing_vectors(exported_dir):
+    clf = ComplaintClassifier.from_pretrained(exported_dir, backend="onnx")
+    clf.backend.rows_per_run = None
+    whole, _ = clf.embed(SAMPLE_TEXTS)
+    clf.backend.rows_per_run = 3
+    split, _ = clf.embed(SAMPLE_TEXTS)
+    np.testing.assert_allclose(whole, split, atol=1e-5)
+
+
+def test_no_onnx_records_only_bf16_and_removes_files(exported_dir, tmp_path):
+    from cur_nlp.backends.export import export_onnx
+
+    directory = tmp_path / "model"
+    shutil.copytree(exported_dir, directory)
+    entries = export_onnx(directory, texts=SAMPLE_TEXTS, write_onnx=False, check_bf16=True)
+    assert set(entries) == {"torch-bf16"} == set(_recorded(directory))
+    assert not any((directory / f).exists() for f in ONNX_FILES.values())
+    assert entries["torch-bf16"]["check"]["agreement"]["topic"] >= 0.9

@@ -1,15 +1,19 @@
 """Encoder backends: what turns padded token ids into pooled sentence vectors.
 
 ``ComplaintClassifier`` tokenises, batches and applies the heads itself; the backend only runs the encoder
-(and the pooling). Two backends exist:
+(and the pooling). The backends:
 
-* :class:`TorchBackend` wraps :meth:`MultiHeadModel.embed` (always available);
+* :class:`TorchBackend` wraps :meth:`MultiHeadModel.embed` (fp32, always available);
+* :class:`TorchBf16Backend` runs a bfloat16 copy of the encoder: on CPUs with AMX-BF16 (Intel Sapphire Rapids
+  and later) the fastest backend measured and near-lossless; no files;
 * :class:`OnnxBackend` runs an ONNX Runtime session on a graph written by :func:`export_onnx`
   (``encoder.onnx`` fp32 or ``encoder.int8.onnx`` dynamically quantised). The graph takes the *word
   embeddings* as input (looked up here from the model's own fp16 table), so the ONNX file does not
   duplicate the largest matrix of the model already stored in ``model.safetensors``.
 
-:func:`select_backend` implements ``from_pretrained(backend="auto"|"torch"|"onnx"|"onnx-int8")``.
+:func:`select_backend` implements ``from_pretrained(backend="auto"|"torch"|"torch-bf16"|"onnx"|"onnx-int8")``;
+``auto`` only takes a backend that ``cur-nlp export-onnx`` checked against torch on this model and recorded as
+passed in ``config.json`` ``extra["backends"]``.
 """
 
 from __future__ import annotations
@@ -27,9 +31,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-BACKEND_NAMES = ("auto", "torch", "onnx", "onnx-int8")
+BACKEND_NAMES = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
+AUTO_ORDER = ("torch-bf16", "onnx-int8", "onnx")
+"""Preference of ``auto`` among checked backends (fastest first, as measured by ``benchmarks/speed.py``);
+``torch-bf16`` only counts where the CPU has native bf16 (:func:`native_bf16`); torch fp32 is the fallback."""
 ONNX_FILES = {"onnx": "encoder.onnx", "onnx-int8": "encoder.int8.onnx"}
 """File written by :func:`export_onnx` for each ONNX backend, inside the model directory."""
+DEFAULT_ROWS_PER_RUN = 16
+"""Rows per ONNX Runtime call: the fastest of 8-128 for the int8 encoder on 2 cores (``benchmarks/speed.py``
+prints the sweep); larger batches from ``predict`` are split."""
 WORD_EMBEDDINGS_KEY = "encoder.embeddings.word_embeddings.weight"
 """Tensor of ``model.safetensors`` holding the word-embedding table the ONNX graphs expect as input."""
 
@@ -81,6 +91,46 @@ class TorchBackend:
         return pooled.float().numpy()
 
 
+def native_bf16() -> bool:
+    """Whether the CPU multiplies bf16 matrices in hardware (Intel AMX-BF16), where a bf16 encoder beats
+    fp32 and int8 here; elsewhere bf16 is emulated and slower than fp32."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return "amx_bf16" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+class TorchBf16Backend:
+    """The PyTorch encoder in bfloat16 (a separate bf16 copy; the fp32 model is left as it is). Pooling
+    runs in fp32 on the bf16 hidden states. Fast only where :func:`native_bf16` holds."""
+
+    name = "torch-bf16"
+
+    def __init__(self, model: "MultiHeadModel") -> None:
+        import copy
+
+        import torch
+
+        self.encoder = copy.deepcopy(model.encoder).to(torch.bfloat16).eval()
+        self.pooling = model.config.pooling
+
+    def embed(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Pooled fp32 vectors from the bf16 encoder."""
+        import torch
+
+        from cur_nlp.encoder import mean_pool
+
+        mask = torch.as_tensor(attention_mask)
+        with torch.inference_mode():
+            hidden = self.encoder(input_ids=torch.as_tensor(input_ids), attention_mask=mask).last_hidden_state.float()
+            pooled = hidden[:, 0] if self.pooling == "cls" else mean_pool(hidden, mask)
+        return pooled.numpy()
+
+
 def onnxruntime_available() -> bool:
     """Whether ``onnxruntime`` can be imported."""
     try:
@@ -125,10 +175,12 @@ class OnnxBackend:
         word_embeddings: np.ndarray,
         name: str = "onnx",
         num_threads: int | None = None,
+        rows_per_run: int | None = DEFAULT_ROWS_PER_RUN,
     ) -> None:
         import onnxruntime as ort
 
         self.name = name
+        self.rows_per_run = rows_per_run
         self.path = Path(onnx_path)
         self.word_embeddings = word_embeddings
         self.session = ort.InferenceSession(
@@ -147,9 +199,23 @@ class OnnxBackend:
         return cls(directory / ONNX_FILES[name], word_embeddings, name=name, num_threads=num_threads)
 
     def embed(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        """Pooled vectors: word-embedding lookup in numpy, the rest of the encoder in ONNX Runtime."""
-        embeds = self.word_embeddings[np.asarray(input_ids)].astype(np.float32, copy=False)
+        """Pooled vectors: word-embedding lookup in numpy, the rest of the encoder in ONNX Runtime, at most
+        ``rows_per_run`` rows per session call (smaller activations stay in cache: faster on CPU), each
+        slice cut to its last non-padding column."""
+        input_ids = np.asarray(input_ids)
         mask = np.asarray(attention_mask, dtype=np.int64)
+        step = self.rows_per_run or len(input_ids)
+        if len(input_ids) <= step:
+            return self._run(input_ids, mask)
+        parts = []
+        for start in range(0, len(input_ids), step):
+            rows = mask[start : start + step]
+            width = int(np.flatnonzero(rows.any(0))[-1]) + 1 if rows.any() else rows.shape[1]
+            parts.append(self._run(input_ids[start : start + step, :width], rows[:, :width]))
+        return np.concatenate(parts)
+
+    def _run(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        embeds = self.word_embeddings[input_ids].astype(np.float32, copy=False)
         return self.session.run(["pooled"], {"inputs_embeds": embeds, "attention_mask": mask})[0]
 
 
@@ -159,12 +225,14 @@ def recorded_backends(config: "ModelConfig") -> dict[str, dict]:
     return {k: v for k, v in backends.items() if isinstance(v, dict)}
 
 
-def usable_onnx(directory: str | Path, config: "ModelConfig", name: str) -> bool:
-    """Whether ONNX backend ``name`` is recorded in the config as passing its check, its file exists and
-    onnxruntime imports."""
+def usable(directory: str | Path, config: "ModelConfig", name: str) -> bool:
+    """Whether ``auto`` may take backend ``name``: recorded in the config as passing its check, and its
+    requirements are met here (ONNX: the file exists and onnxruntime imports; bf16: native bf16 CPU)."""
     entry = recorded_backends(config).get(name)
     if not entry or not entry.get("passed"):
         return False
+    if name == "torch-bf16":
+        return native_bf16()
     if not (Path(directory) / entry.get("file", ONNX_FILES[name])).exists():
         return False
     return onnxruntime_available()
@@ -179,9 +247,9 @@ def select_backend(
 ) -> EncoderBackend:
     """The backend for ``from_pretrained(backend=name)``.
 
-    ``auto`` takes ONNX int8, then ONNX fp32, when the model directory records it as checked, the file is
-    there and onnxruntime imports; otherwise torch. Naming ``onnx``/``onnx-int8`` explicitly requires the file
-    and onnxruntime (errors say what is missing) but not the recorded check.
+    ``auto`` takes the first of :data:`AUTO_ORDER` that :func:`usable` allows, else torch fp32. Naming a
+    backend explicitly skips the recorded check; ONNX ones still need the file and onnxruntime (errors say
+    what is missing).
     """
     if name not in BACKEND_NAMES:
         raise ValueError(f"backend must be one of {BACKEND_NAMES}, found {name!r}")
@@ -189,12 +257,16 @@ def select_backend(
     if name == "torch":
         return TorchBackend(model)
     if name == "auto":
-        for candidate in ("onnx-int8", "onnx"):
-            if usable_onnx(directory, config, candidate):
-                name = candidate
-                break
-        else:
-            return TorchBackend(model)
+        name = next((c for c in AUTO_ORDER if usable(directory, config, c)), "torch")
+        log.debug("backend auto: %s", name)
+    if name == "torch":
+        return TorchBackend(model)
+    if name == "torch-bf16":
+        if num_threads:
+            import torch
+
+            torch.set_num_threads(num_threads)
+        return TorchBf16Backend(model)
     entry = recorded_backends(config).get(name, {})
     path = directory / entry.get("file", ONNX_FILES[name])
     if not path.exists():
@@ -216,6 +288,7 @@ def __getattr__(attribute: str) -> Any:
 
 
 __all__ = [
-    "BACKEND_NAMES", "ONNX_FILES", "EncoderBackend", "OnnxBackend", "TorchBackend", "export_onnx",
-    "onnxruntime_available", "physical_cores", "select_backend", "session_options", "usable_onnx",
+    "AUTO_ORDER", "BACKEND_NAMES", "ONNX_FILES", "EncoderBackend", "OnnxBackend", "TorchBackend", "TorchBf16Backend",
+    "export_onnx", "native_bf16", "onnxruntime_available", "physical_cores", "select_backend", "session_options",
+    "usable",
 ]
