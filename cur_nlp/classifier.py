@@ -186,13 +186,16 @@ class ComplaintClassifier:
         return ids if len(ids) <= limit else ids[: limit - 1] + [ids[-1]]
 
     @torch.inference_mode()
-    def head_logits(self, vectors: np.ndarray, cleaned: Sequence[str]) -> dict[str, np.ndarray]:
-        """Uncalibrated logits per head: the encoder heads, mixed with the sparse n-gram heads when the model has them."""
+    def head_logits(self, vectors: np.ndarray, cleaned: Sequence[str], features: list | None = None) -> dict[str, np.ndarray]:
+        """Uncalibrated logits per head: the encoder heads, mixed with the sparse n-gram heads when the model has them
+        (``features``: the texts' precomputed sparse features, to avoid computing them twice)."""
         self.model.eval()
         logits = {k: v.float().numpy() for k, v in self.model.classify(torch.from_numpy(vectors)).items()}
         if self.sparse is None:
             return logits
-        return mix_logits(logits, self.sparse.logits(list(cleaned)), self.config.extra["sparse"]["alpha"])
+        if features is None:
+            features = self.sparse.features(list(cleaned))
+        return mix_logits(logits, self.sparse.logits(features=features), self.config.extra["sparse"]["alpha"])
 
     @torch.inference_mode()
     def _scores_from_vectors(self, vectors: np.ndarray) -> dict[str, np.ndarray]:
@@ -201,8 +204,8 @@ class ComplaintClassifier:
         logits = self.model.classify(torch.from_numpy(vectors))
         return {h.name: softmax(logits[h.name].float().numpy(), h.temperature) for h in self.config.heads}
 
-    def _scores(self, vectors: np.ndarray, cleaned: Sequence[str]) -> dict[str, np.ndarray]:
-        logits = self.head_logits(vectors, cleaned)
+    def _scores(self, vectors: np.ndarray, cleaned: Sequence[str], features: list | None = None) -> dict[str, np.ndarray]:
+        logits = self.head_logits(vectors, cleaned, features)
         return {h.name: softmax(logits[h.name], h.temperature) for h in self.config.heads}
 
     def predict_scores(self, texts: Sequence[str], batch_size: int = 64) -> dict[str, np.ndarray]:
@@ -220,10 +223,12 @@ class ComplaintClassifier:
         readable = [i for i, t in enumerate(cleaned) if t.strip()]
         results = [Prediction(empty=True) for _ in cleaned]
         if readable:
-            vectors, truncated = self.embed([cleaned[i] for i in readable], batch_size, normalized=True)
-            scores = self._scores(vectors, [cleaned[i] for i in readable])
             texts_read = [cleaned[i] for i in readable]
-            matches = self.registry.match(vectors, texts_read) if self.registry is not None else [None] * len(readable)
+            vectors, truncated = self.embed(texts_read, batch_size, normalized=True)
+            features = self.sparse.features(texts_read) if self.sparse is not None else None
+            scores = self._scores(vectors, texts_read, features)
+            matches = (self.registry.match(vectors, texts_read, features) if self.registry is not None
+                       else [None] * len(readable))
             for head in self.config.heads:
                 probs = scores[head.name]
                 chosen = decide(head, probs)

@@ -75,19 +75,23 @@ class FakeRegistry:
             threshold = float(classifier.config.extra.get("registry_threshold", DEFAULT_THRESHOLD))
         return cls(entries, vectors, threshold, sparse=getattr(classifier, "sparse", None))
 
-    def similarities(self, vectors: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
+    def similarities(self, vectors: np.ndarray, texts: list[str] | None = None,
+                     features: list | None = None) -> np.ndarray:
         """Similarity of each post to each registered claim, shape ``(n_posts, n_claims)``: encoder cosine,
-        averaged with TF-IDF cosine when the registry has sparse features and the (normalised) texts are given."""
+        averaged with TF-IDF cosine when the registry has sparse features and the (normalised) texts or their
+        precomputed sparse ``features`` are given."""
         dense = _unit(np.asarray(vectors, dtype=np.float32)) @ self.vectors.T
-        if self._claim_sparse is None or texts is None:
+        if self._claim_sparse is None or (texts is None and features is None):
             return dense
         from cur_nlp.sparse import cosine_matrix, sparse_vectors
 
-        return 0.5 * dense + 0.5 * cosine_matrix(sparse_vectors(self.sparse, list(texts)), self._claim_sparse)
+        posts = sparse_vectors(self.sparse, list(texts) if features is None else None, features)
+        return 0.5 * dense + 0.5 * cosine_matrix(posts, self._claim_sparse)
 
-    def match(self, vectors: np.ndarray, texts: list[str] | None = None) -> list[tuple[str, float] | None]:
+    def match(self, vectors: np.ndarray, texts: list[str] | None = None,
+              features: list | None = None) -> list[tuple[str, float] | None]:
         """Per post: ``(claim id, similarity)`` of the best match at or above the threshold, else None."""
-        sims = self.similarities(vectors, texts)
+        sims = self.similarities(vectors, texts, features)
         best = sims.argmax(axis=1)
         return [
             (self.entries[j].id, float(sims[i, j])) if sims[i, j] >= self.threshold else None

@@ -76,15 +76,25 @@ class SparseHeads:
         self.blocks, self.weights, self.biases = blocks, weights, biases
         self.offsets = np.cumsum([0] + [len(b.vocabulary) for b in blocks])[:-1]
 
-    def logits(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """Per head, logits ``(n_texts, n_labels)`` (the decision function of the logistic regression)."""
-        out = {h: np.tile(b, (len(texts), 1)).astype(np.float32) for h, b in self.biases.items()}
-        for row, text in enumerate(texts):
-            for block, offset in zip(self.blocks, self.offsets):
-                cols, values = block.transform_one(text)
-                if cols.size:
-                    for head, weight in self.weights.items():
-                        out[head][row] += values @ weight[offset + cols]
+    def features(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per text, the non-zero columns (all blocks, offsets applied) and their values (each block l2-normalised)."""
+        result = []
+        for text in texts:
+            parts = [block.transform_one(text) for block in self.blocks]
+            cols = np.concatenate([c + offset for (c, _), offset in zip(parts, self.offsets)])
+            result.append((cols, np.concatenate([v for _, v in parts])))
+        return result
+
+    def logits(self, texts: list[str] | None = None,
+               features: list[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, np.ndarray]:
+        """Per head, logits ``(n_texts, n_labels)`` (the decision function of the logistic regression), from
+        ``texts`` or from their precomputed ``features``."""
+        features = self.features(texts or []) if features is None else features
+        out = {h: np.tile(b, (len(features), 1)).astype(np.float32) for h, b in self.biases.items()}
+        for row, (cols, values) in enumerate(features):
+            if cols.size:
+                for head, weight in self.weights.items():
+                    out[head][row] += values @ weight[cols]
         return out
 
     def save(self, directory: str | Path) -> None:
@@ -113,17 +123,13 @@ class SparseHeads:
         return cls(blocks, weights, biases)
 
 
-def sparse_vectors(heads: SparseHeads, texts: list[str]) -> list[dict[int, float]]:
-    """Unit-length TF-IDF vectors (all blocks concatenated) as ``{column: value}`` dicts."""
+def sparse_vectors(heads: SparseHeads, texts: list[str] | None = None,
+                   features: list[tuple[np.ndarray, np.ndarray]] | None = None) -> list[dict[int, float]]:
+    """Unit-length TF-IDF vectors (all blocks concatenated) as ``{column: value}`` dicts, from ``texts`` or from
+    their precomputed ``features``."""
     scale = 1.0 / math.sqrt(len(heads.blocks))
-    vectors = []
-    for text in texts:
-        vector: dict[int, float] = {}
-        for block, offset in zip(heads.blocks, heads.offsets):
-            cols, values = block.transform_one(text)
-            vector.update(zip((int(c) + int(offset) for c in cols), (float(v) * scale for v in values)))
-        vectors.append(vector)
-    return vectors
+    features = heads.features(texts or []) if features is None else features
+    return [dict(zip(cols.tolist(), (values * scale).tolist())) for cols, values in features]
 
 
 def cosine_matrix(left: list[dict[int, float]], right: list[dict[int, float]]) -> np.ndarray:

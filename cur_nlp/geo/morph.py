@@ -210,9 +210,12 @@ def name_keys(text: str, limit: int = 3) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def agreeing_parses(adj_word: str, noun_word: str) -> tuple[Any, Any] | None:
-    """(adjective parse, noun parse) of two words that agree in case and number (and gender if singular)."""
-    nouns = [p for p in parses(noun_word)[:5] if p.tag.POS == "NOUN"]
+def agreeing_parses(adj_word: str, noun_word: str, nouns: list[Any] | None = None) -> tuple[Any, Any] | None:
+    """(adjective parse, noun parse) of two words that agree in case and number (and gender if singular).
+
+    ``nouns``: the noun parses to try (default: the noun readings among the first five parses of ``noun_word``)."""
+    if nouns is None:
+        nouns = [p for p in parses(noun_word)[:5] if p.tag.POS == "NOUN"]
     for a in parses(adj_word)[:6]:
         if a.tag.POS not in ("ADJF", "PRTF"):
             continue

@@ -204,13 +204,8 @@ def _adj_agrees_with(adj_word: str, noun_word: str, strict: bool = False) -> boo
     if strict:
         return agreeing_parses(adj_word, noun_word) is not None
     nouns = [p for p in parses(noun_word)[:4] if p.tag.POS == "NOUN"] or list(parses(noun_word)[:2])
-    for a in parses(adj_word)[:6]:
-        if a.tag.POS not in ("ADJF", "PRTF"):
-            continue
-        for n in nouns:
-            if a.tag.case == n.tag.case and a.tag.number == n.tag.number and (
-                    a.tag.number == "plur" or a.tag.gender == n.tag.gender):
-                return True
+    if agreeing_parses(adj_word, noun_word, nouns) is not None:
+        return True
     return not nouns or not any(p.tag.POS == "NOUN" for p in nouns)
 
 
