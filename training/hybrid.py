@@ -59,11 +59,13 @@ def head_score(labels, gold, logits, binary) -> float:
     return m["positive_f1"] if binary else m["macro_f1"]
 
 
-def build_hybrid(model_dir: Path) -> dict:
+def build_hybrid(model_dir: Path, sparse: SparseHeads | None = None) -> dict:
+    """Fit sparse heads (or reuse ``sparse``, e.g. a teacher's), tune their mixing weight per head and the
+    calibration on dev, and save both into ``model_dir``."""
     cfg = TrainConfig.from_yaml(model_dir / "training_config.yaml")
     data_cfg = replace(cfg.data, max_train_per_class=None)
     data = load_training_data(data_cfg, cfg.heads)
-    sparse = fit_sparse(data, cfg.heads)
+    sparse = sparse or fit_sparse(data, cfg.heads)
     clf = ComplaintClassifier.from_pretrained(model_dir)
     clf.sparse = None
     dev_texts = data.texts("dev")
