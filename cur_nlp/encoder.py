@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -9,6 +10,18 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig
 
 from cur_nlp.model_dir import ENCODER_SUBDIR, WEIGHTS_FILE, ModelConfig
+
+
+def _skip_random_init():
+    """transformers' ``no_init_weights`` (its location moved in transformers 5), or a no-op context."""
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:
+        try:
+            from transformers.modeling_utils import no_init_weights
+        except ImportError:  # pragma: no cover - very old or very new transformers
+            return nullcontext()
+    return no_init_weights()
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -69,7 +82,8 @@ class MultiHeadModel(nn.Module):
 
         directory = Path(directory)
         encoder_config = AutoConfig.from_pretrained(directory / ENCODER_SUBDIR)
-        model = cls.from_config(encoder_config, config)
+        with _skip_random_init():  # every weight is overwritten below
+            model = cls.from_config(encoder_config, config)
         state = {k: v.float() for k, v in load_file(str(directory / WEIGHTS_FILE)).items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.endswith("position_ids")]
