@@ -52,6 +52,17 @@ def load_posts(data_dir: Path, sources: Sequence[str], limit: int | None) -> lis
     return posts
 
 
+def warmup_texts(data_dir: Path, sources: Sequence[str], n: int) -> list[str]:
+    """Dev posts (never the measured test posts) that warm the morphology caches of the geo stage first, as the
+    traffic before any moment of a running service would."""
+    from training.splits import load_prepared
+
+    texts: list[str] = []
+    for source in sources:
+        texts += load_prepared(data_dir, source)["dev"]["text"]
+    return texts[:n]
+
+
 def token_lengths(clf: Any, texts: Sequence[str]) -> np.ndarray:
     """Tokens per text as ``ComplaintClassifier.embed`` counts them (prefix, normalisation), before clipping
     to ``max_length`` (a value of ``max_length + 1`` means the text was truncated)."""
@@ -367,6 +378,8 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"model dir {s['model_dir_mb']:.1f} MB ({s['model_dir_without_onnx_mb']:.1f} MB without ONNX files; "
           f"{s['shipped_mb']:.1f} MB with the int8 ONNX; limit {SHIPPED_LIMIT_MB:.0f}); files: "
           + ", ".join(f"{k} {v:.1f}" for k, v in s["files_mb"].items()))
+    if "student_dir_mb" in s:
+        print(f"student dir {s['student_dir_mb']:.1f} MB")
     print(f"auto picks: {report['auto_backend_on_model_dir']} on {report['model']} as given, "
           f"{report['auto_backend_after_export']} after export-onnx with dev checks; int8 file: {report['export']['int8_file']}")
     before, after = report["load_average_before_after"]
@@ -406,6 +419,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="default: physical cores")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the table as Markdown here")
+    parser.add_argument("--geo-warmup", type=int, default=3000,
+                        help="dev posts predicted before the timed `predict` + geo run (warm morphology caches)")
+    parser.add_argument("--student", type=Path, default=None, help="a distilled student model directory to compare")
     parser.add_argument("--sweep", type=int, default=1024, help="posts for the batch-size sweep (0: none)")
     parser.add_argument("--export-texts", type=int, default=4000, help="dev texts for the export check")
     args = parser.parse_args(argv)
@@ -534,27 +550,64 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             start = time.perf_counter()
             clf.predict(texts, args.batch_size)
             add(f"predict, {backend_name}, no geo", time.perf_counter() - start, len(texts), None, None, clf, None)
+        warm = warmup_texts(args.data, SOURCES, args.geo_warmup)
         try:
             geo_clf = ComplaintClassifier.from_pretrained(exported, backend=auto, locate=True, num_threads=threads)
             geo_clf.predict(texts[: args.batch_size], args.batch_size)
             start = time.perf_counter()
             geo_clf.predict(texts, args.batch_size)
-            add(f"predict, {auto}, + geo", time.perf_counter() - start, len(texts), None, None, geo_clf, None)
+            add(f"predict, {auto}, + geo, first pass (cold morphology caches)", time.perf_counter() - start,
+                len(texts), None, None, geo_clf, None)
+            geo_clf = ComplaintClassifier.from_pretrained(exported, backend=auto, locate=True, num_threads=threads)
+            geo_clf.predict(warm, args.batch_size)
+            start = time.perf_counter()
+            geo_clf.predict(texts, args.batch_size)
+            add(f"predict, {auto}, + geo (after {len(warm)} dev posts)", time.perf_counter() - start, len(texts),
+                None, None, geo_clf, None)
+            start = time.perf_counter()
+            geo_clf.locator.locate_many(texts)
+            add("geo locator alone (batched NER)", time.perf_counter() - start, len(texts), None, None, geo_clf, None)
             start = time.perf_counter()
             for text in texts:
                 geo_clf.locator(text)
-            add("geo locator alone", time.perf_counter() - start, len(texts), None, None, geo_clf, None)
+            add("geo locator alone (one text per call)", time.perf_counter() - start, len(texts), None, None,
+                geo_clf, None)
             report["geo"] = {"available": True}
         except Exception as error:  # noqa: BLE001 - another team's module: report, do not fail the benchmark
             report["geo"] = {"available": False, "error": f"{type(error).__name__}: {error}"}
             print(f"  geo not available: {report['geo']['error']}", file=sys.stderr)
 
+        # -- the distilled student (if given): encoder alone in fp32 and with `auto`, full predict with geo
+        student_auto = None
+        if args.student:
+            tag = f"student {ComplaintClassifier.from_pretrained(args.student, backend='torch').model.encoder.config.num_hidden_layers}l"
+            for backend_name in ("torch", "auto"):
+                clf = ComplaintClassifier.from_pretrained(args.student, backend=backend_name, num_threads=threads)
+                student_flops = float(sum(encoder_flops(clf.model.encoder.config, int(n)) for n in lengths))
+                scores, seconds = run_batched(clf, texts, args.batch_size)
+                add(f"{tag} {clf.backend.name} batched", seconds, len(texts), scores, reference, clf, student_flops)
+            student_auto = clf.backend.name
+            clf.predict(texts[: args.batch_size], args.batch_size)
+            start = time.perf_counter()
+            clf.predict(texts, args.batch_size)
+            add(f"predict, {tag}, {student_auto}, no geo", time.perf_counter() - start, len(texts), None, None, clf, None)
+            clf = ComplaintClassifier.from_pretrained(args.student, locate=True, num_threads=threads)
+            clf.predict(warm, args.batch_size)
+            start = time.perf_counter()
+            clf.predict(texts, args.batch_size)
+            add(f"predict, {tag}, {student_auto}, + geo (after {len(warm)} dev posts)", time.perf_counter() - start, len(texts), None, None, clf, None)
+            report["student"] = {"model": str(args.student), "config": clf.config.extra.get("distillation", {})}
+
         # -- cold start and peak RSS in fresh interpreters
         texts_file = work / "texts.json"
         texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-        for name, backend, locate in [(n, n, False) for n in dict.fromkeys(["torch", "onnx-int8", auto])] + [
-                (f"{auto} + geo", auto, True)]:
-            result = cold_start(exported, backend, locate, texts_file, args.cold_runs, threads)
+        runs = [(exported, n, n, False) for n in dict.fromkeys(["torch", "onnx-int8", auto])] + [
+            (exported, f"{auto} + geo", auto, True)]
+        if args.student:
+            runs += [(args.student, f"student, {student_auto}", "auto", False),
+                     (args.student, f"student, {student_auto} + geo", "auto", True)]
+        for path, name, backend, locate in runs:
+            result = cold_start(path, backend, locate, texts_file, args.cold_runs, threads)
             report["cold_start"].append({"name": name, **result})
             print(f"  cold start {name}: {result.get('cold_start_median', result.get('error'))}", file=sys.stderr)
 
@@ -571,6 +624,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "shipped_mb": shipped / 1e6,
             "files_mb": {k: v / 1e6 for k, v in sorted(files.items(), key=lambda kv: -kv[1]) if v > 1e5},
         }
+        if args.student:
+            report["sizes"]["student_dir_mb"] = dir_size(args.student) / 1e6
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

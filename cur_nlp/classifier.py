@@ -241,8 +241,8 @@ class ComplaintClassifier:
                     claim_id, similarity = matches[row]
                     results[index].heads["fake"] = HeadPrediction(True, float(similarity), matched_claim=claim_id)
         if self.locator is not None:
-            for index, places in zip(readable, self._locate([raw[i] for i in readable])):
-                results[index].locations = list(places)
+            for index, found in zip(readable, self._locate([raw[i] for i in readable])):
+                results[index].locations = list(found)
             for index in set(range(len(raw))) - set(readable):
                 results[index].locations = []
         return results

@@ -62,9 +62,9 @@ class FakeRegistry:
         self._claim_sparse = None
         if sparse is not None:
             from cur_nlp.normalize import normalize_text
-            from cur_nlp.sparse import sparse_vectors
+            from cur_nlp.sparse import SparseCosine
 
-            self._claim_sparse = sparse_vectors(sparse, [normalize_text(e.claim) for e in entries])
+            self._claim_sparse = SparseCosine(sparse, sparse.features([normalize_text(e.claim) for e in entries]))
 
     @classmethod
     def from_file(cls, path: str | Path, classifier: Any, threshold: float | None = None) -> "FakeRegistry":
@@ -83,10 +83,9 @@ class FakeRegistry:
         dense = _unit(np.asarray(vectors, dtype=np.float32)) @ self.vectors.T
         if self._claim_sparse is None or (texts is None and features is None):
             return dense
-        from cur_nlp.sparse import cosine_matrix, sparse_vectors
-
-        posts = sparse_vectors(self.sparse, list(texts) if features is None else None, features)
-        return 0.5 * dense + 0.5 * cosine_matrix(posts, self._claim_sparse)
+        if features is None:
+            features = self.sparse.features(list(texts))
+        return 0.5 * dense + 0.5 * self._claim_sparse(features)
 
     def match(self, vectors: np.ndarray, texts: list[str] | None = None,
               features: list | None = None) -> list[tuple[str, float] | None]:

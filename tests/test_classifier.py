@@ -66,3 +66,29 @@ def test_iter_predict_streams_in_order(tiny_classifier):
     texts = SAMPLE_TEXTS * 3
     streamed = [p.topic.label for p in tiny_classifier.iter_predict(iter(texts), chunk=5)]
     assert streamed == [p.topic.label for p in tiny_classifier.predict(texts)]
+
+
+def test_places_come_back_per_post_in_order(tiny_model_dir):
+    from cur_nlp.classifier import ComplaintClassifier
+
+    class RecordingLocator:
+        """Tags each text with its own length, and records how it was called."""
+
+        def __init__(self):
+            self.calls = []
+
+        def __call__(self, text):
+            return [len(text)]
+
+        def locate_many(self, texts):
+            self.calls.append(list(texts))
+            return [[len(t)] for t in texts]
+
+    locator = RecordingLocator()
+    clf = ComplaintClassifier.from_pretrained(tiny_model_dir, locate=locator)
+    posts = ["яма на улице Ленина", "", "   ", "нет света в доме 5"]
+    results = clf.predict(posts)
+    assert [r.locations for r in results] == [[len(posts[0])], [], [], [len(posts[3])]]
+    assert locator.calls == [[posts[0], posts[3]]]  # one batched call, empty posts skipped
+    clf.locator = lambda text: [text[:3]]  # a plain callable works too
+    assert [r.locations for r in clf.predict(posts)] == [["яма"], [], [], ["нет"]]

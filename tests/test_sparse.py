@@ -41,3 +41,36 @@ def test_mixing_interpolates_log_probabilities():
     np.testing.assert_allclose(softmax(mixed["t"]), [[0.5, 0.5]], atol=1e-6)
     np.testing.assert_array_equal(mixed["u"], enc["u"])  # no sparse weights for this head
     np.testing.assert_array_equal(mix_logits(enc, sp, {"t": 0.0})["t"], enc["t"])
+
+
+def test_calibrated_nll_prefers_the_logits_that_explain_the_labels():
+    from training.hybrid import calibrated_nll
+
+    gold = np.array([0, 1, 2, 0, 1, 2])
+    right = np.eye(3)[gold] * 3.0
+    wrong = np.eye(3)[(gold + 1) % 3] * 3.0
+    assert calibrated_nll(right, gold) < calibrated_nll(np.zeros((6, 3)), gold) < calibrated_nll(wrong, gold) + 1e-9
+    assert calibrated_nll(np.zeros((6, 3)), gold) == pytest.approx(np.log(3), abs=1e-6)
+
+
+def test_alpha_criterion_is_validated():
+    from training.config import TrainConfig
+
+    assert TrainConfig(name="x", output_dir="y", heads=[{"name": "t"}]).sparse_alpha_by == "f1"
+    with pytest.raises(ValueError, match="sparse_alpha_by must be 'nll' or 'f1'"):
+        TrainConfig(name="x", output_dir="y", heads=[{"name": "t"}], sparse_alpha_by="auc")
+
+
+def test_vectorised_cosine_equals_the_plain_sparse_dot_product():
+    from cur_nlp.sparse import SparseCosine, cosine_matrix, sparse_vectors
+
+    blocks = []
+    for analyzer, ngrams in (("word", (1, 2)), ("char_wb", (2, 5))):
+        vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True).fit(TEXTS)
+        blocks.append(TfidfBlock(analyzer, ngrams, sorted(vec.vocabulary_, key=vec.vocabulary_.get), vec.idf_))
+    heads = SparseHeads(blocks, {}, {})
+    claims, posts = TEXTS[:3], TEXTS + ["лифт сломан во дворе", "", "zzz"]
+    expected = cosine_matrix(sparse_vectors(heads, posts), sparse_vectors(heads, claims))
+    got = SparseCosine(heads, heads.features(claims))(heads.features(posts))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert got[0, 0] == pytest.approx(1.0, abs=1e-5) and got[-1].max() == 0.0

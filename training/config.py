@@ -19,6 +19,8 @@ class TrainConfig:
     ``mode``: ``full`` fine-tunes the encoder (default for the shipped model); ``fast`` freezes it, caches
     sentence vectors once and trains only the heads (minutes on a CPU, for trying new labels).
     ``sparse_features``: add TF-IDF n-gram heads beside the encoder, mixed per head with a weight tuned on dev.
+    ``sparse_alpha_by``: how that weight is chosen: ``f1`` (dev macro-F1; default, how models/default 0.1.0 was
+    built) or ``nll`` (dev log-loss after temperature scaling: smoother, not decided by a few rare-class posts).
     ``decision_labels``: per head, a hand-labelled CSV (``id,<head>``) whose dev-split rows replace the dev column
     for decision tuning (e.g. the urgency gold set instead of weak urgency labels).
     ``registry``: a known-fakes JSONL copied into the model; its similarity threshold is tuned on ``registry_pairs``.
@@ -51,6 +53,7 @@ class TrainConfig:
     min_recall: dict[str, dict[str, float]] = field(default_factory=dict)
     decision_labels: dict[str, str] = field(default_factory=dict)
     sparse_features: bool = False
+    sparse_alpha_by: str = "f1"
     registry: str | None = None
     registry_pairs: str | None = "training/registry/paraphrases.jsonl"
     baseline_dir: str | None = None
@@ -71,6 +74,8 @@ class TrainConfig:
         for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size), ("max_length", self.max_length)):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, found {value}")
+        if self.sparse_alpha_by not in ("nll", "f1"):
+            raise ValueError(f"sparse_alpha_by must be 'nll' or 'f1', found {self.sparse_alpha_by!r}")
         if not 0 < self.layer_decay <= 1:
             raise ValueError(f"layer_decay must be in (0, 1], found {self.layer_decay}")
 

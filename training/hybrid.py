@@ -2,7 +2,8 @@
 
 ``python -m training.hybrid MODEL_DIR``: fits TF-IDF (word 1-2 + char_wb 2-5) → class-balanced logistic
 regression per head on the model's full training data (no per-class cap), tunes per head the mixing weight
-``alpha`` of ``(1 - alpha) * log p_encoder + alpha * log p_sparse`` on dev, refits temperatures and decision
+``alpha`` of ``(1 - alpha) * log p_encoder + alpha * log p_sparse`` on dev (by ``sparse_alpha_by`` of the
+training config: calibrated log-loss, or macro-F1), refits temperatures and decision
 rules on the mixed logits, and writes ``sparse.safetensors``, ``sparse_vocab.json`` and ``config.json``.
 """
 
@@ -18,9 +19,10 @@ from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from cur_nlp.classifier import ComplaintClassifier, mix_logits
+from cur_nlp.classifier import ComplaintClassifier, mix_logits, softmax
 from cur_nlp.model_dir import ModelConfig
 from cur_nlp.sparse import SparseHeads, TfidfBlock
+from training.calibrate import fit_temperature
 from training.config import TrainConfig
 from training.heads_data import load_training_data
 from training.metrics import head_metrics
@@ -54,6 +56,13 @@ def fit_sparse(data, heads, max_word: int = 60_000, max_char: int = 120_000, C: 
     return SparseHeads(blocks, weights, biases)
 
 
+def calibrated_nll(logits: np.ndarray, gold: np.ndarray) -> float:
+    """Mean negative log-likelihood of ``gold`` after temperature scaling (a smooth, proper score: unlike
+    macro-F1 it is not decided by a handful of dev posts of the rare classes)."""
+    probs = softmax(logits, fit_temperature(logits, gold))
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(gold)), gold], 1e-12, 1.0))))
+
+
 def head_score(labels, gold, logits, binary) -> float:
     m = head_metrics(labels, gold, logits.argmax(1), binary=binary)
     return m["positive_f1"] if binary else m["macro_f1"]
@@ -78,14 +87,21 @@ def build_hybrid(model_dir: Path, sparse: SparseHeads | None = None) -> dict:
         rows = labels[head.name] >= 0
         gold = labels[head.name][rows]
         binary = head.type == "binary"
-        scores = {}
+        scores, losses = {}, {}
         for a in np.round(np.arange(0.0, 1.01, 0.1), 2):
             mixed = mix_logits({head.name: encoder_logits[head.name][rows]}, {head.name: sparse_logits[head.name][rows]},
                                {head.name: float(a)})[head.name]
             scores[float(a)] = head_score(data.labels[head.name], gold, mixed, binary)
-        best = max(scores, key=lambda a: (scores[a], -abs(a - 0.5)))
-        alpha[head.name], report[head.name] = best, {"dev_by_alpha": scores, "alpha": best}
-        log.info("head %s: dev score by alpha %s -> alpha %.1f", head.name, scores, best)
+            losses[float(a)] = calibrated_nll(mixed, gold)
+        if cfg.sparse_alpha_by == "nll":
+            best = min(losses, key=lambda a: (losses[a], abs(a - 0.5)))
+        else:
+            best = max(scores, key=lambda a: (scores[a], -abs(a - 0.5)))
+        alpha[head.name] = best
+        report[head.name] = {"dev_by_alpha": scores, "dev_nll_by_alpha": losses, "alpha": best,
+                             "chosen_by": cfg.sparse_alpha_by}
+        log.info("head %s: dev score by alpha %s, dev NLL by alpha %s -> alpha %.1f (by %s)", head.name, scores,
+                 {a: round(v, 4) for a, v in losses.items()}, best, cfg.sparse_alpha_by)
     mixed = mix_logits(encoder_logits, sparse_logits, alpha)
     config = ModelConfig.load(model_dir)
     config.extra["sparse"] = {"alpha": alpha, "blocks": "word 1-2 + char_wb 2-5 TF-IDF, logistic regression",
@@ -102,7 +118,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description="Add sparse n-gram heads to a trained model directory.")
     parser.add_argument("model_dir", type=Path)
-    build_hybrid(parser.parse_args().model_dir)
+    parser.add_argument("--keep-sparse", action="store_true",
+                        help="reuse the directory's fitted sparse heads; only re-tune mixing and calibration")
+    args = parser.parse_args()
+    build_hybrid(args.model_dir, SparseHeads.load(args.model_dir) if args.keep_sparse else None)
 
 
 if __name__ == "__main__":

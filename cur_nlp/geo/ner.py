@@ -41,7 +41,7 @@ def _blas_controllers() -> tuple[Any, ...]:
     return tuple(c for c in ThreadpoolController().lib_controllers if c.user_api == "blas")
 
 
-NER_BATCH_SIZE = 32
+NER_BATCH_SIZE = 16  # measured: 16 tags ~1.4x faster than 32 or 64 (less padding), 128 is 3x slower
 
 
 def ner_spans(text: str, single_thread: bool = True) -> list[tuple[int, int, str]]:
