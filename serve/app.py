@@ -251,7 +251,7 @@ def create_app(settings: Settings | None = None, classifier: Any | None = None) 
             locate = settings.resolved_locate()
             started = time.perf_counter()
             clf = await asyncio.to_thread(ComplaintClassifier.from_pretrained, settings.model, locate=locate,
-                                          num_threads=settings.num_threads)
+                                          num_threads=settings.num_threads, backend=settings.backend)
             log.info("model %s %s loaded in %.1f s (locate=%s)", clf.config.name, clf.config.version,
                      time.perf_counter() - started, locate)
         if settings.warmup:

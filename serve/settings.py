@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     max_queue_items: int = Field(1024, ge=1, description="Posts waiting for the model before new requests get 503.")
     request_timeout_s: float = Field(30.0, gt=0, description="Longest wait for a result before 503.")
     num_threads: int | None = Field(None, ge=1, description="Torch CPU threads (default: torch's choice).")
+    backend: Literal["auto", "torch", "torch-bf16", "onnx", "onnx-int8"] = Field(
+        "auto", description="Encoder backend (cur_nlp.backends): auto picks the fastest one checked for the model; "
+                            "torch (fp32) uses less memory than torch-bf16.")
     warmup: bool = Field(True, description="Run one prediction at startup so the first request is not slow.")
     log_level: str = Field("info", description="Python logging level of the service.")
 

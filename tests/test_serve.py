@@ -529,3 +529,13 @@ def test_explain_flag_adds_word_weights(tiny_model_dir):
         assert "explanation" not in client.post("/v1/classify", json=body).json()["results"][0]
         too_many = {"items": [{"text": "яма"}] * 3}
         assert client.post("/v1/classify?explain=true", json=too_many).status_code == 413
+
+
+def test_backend_setting_is_validated(monkeypatch):
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("CUR_NLP_BACKEND", "torch")
+    assert Settings().backend == "torch"
+    assert Settings(backend="auto").backend == "auto"
+    with pytest.raises(ValidationError):
+        Settings(backend="tensorrt")

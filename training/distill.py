@@ -14,7 +14,8 @@ texts of every source (no per-class cap — the labels the teacher produces are 
 
 After training the student is finished like any model directory: the teacher's sparse n-gram heads are reused
 (their mixing weight re-tuned on dev), temperatures and decisions are re-fitted on dev, the registry threshold is
-re-tuned, and ``cur-nlp evaluate`` runs on the test splits. The teacher's test split is never seen.
+re-tuned (mixing weights chosen by dev log-loss by default: ``sparse_alpha_by``). Evaluate the result with
+``cur-nlp evaluate --model <out>``; no test split is seen here.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class DistillConfig:
     kd_temperature: float = 2.0
     vector_weight: float = 1.0
     hard_weight: float = 0.5
+    sparse_alpha_by: str = "nll"  # how the reused sparse heads' mixing weight is chosen on dev (see TrainConfig)
     max_texts: int | None = None  # a random sample of the training texts (for smoke tests); None: all
     seed: int = 13
     torch_threads: int | None = None
@@ -202,7 +204,8 @@ def distill(cfg: DistillConfig) -> Path:
     for name in TEACHER_FILES:
         if (teacher_dir / name).exists():
             shutil.copy(teacher_dir / name, out / name)
-    replace(train_cfg, name=student.config.name, output_dir=str(out)).save(out / "training_config.yaml")
+    train_cfg = replace(train_cfg, name=student.config.name, output_dir=str(out), sparse_alpha_by=cfg.sparse_alpha_by)
+    train_cfg.save(out / "training_config.yaml")
     (out / "training_history.json").write_text(json.dumps({"history": history, "distilled_from": str(teacher_dir)},
                                                           indent=2), encoding="utf-8")
     finish(out, teacher_dir, train_cfg)
