@@ -580,9 +580,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         # -- the distilled student (if given): encoder alone in fp32 and with `auto`, full predict with geo
         student_auto = None
         if args.student:
-            tag = f"student {ComplaintClassifier.from_pretrained(args.student, backend='torch').model.encoder.config.num_hidden_layers}l"
             for backend_name in ("torch", "auto"):
                 clf = ComplaintClassifier.from_pretrained(args.student, backend=backend_name, num_threads=threads)
+                tag = f"student {clf.model.encoder.config.num_hidden_layers}l"
                 student_flops = float(sum(encoder_flops(clf.model.encoder.config, int(n)) for n in lengths))
                 scores, seconds = run_batched(clf, texts, args.batch_size)
                 add(f"{tag} {clf.backend.name} batched", seconds, len(texts), scores, reference, clf, student_flops)

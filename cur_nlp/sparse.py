@@ -147,17 +147,3 @@ class SparseCosine:
             if hit.any():
                 out[i] = (values[hit] * self.scale).astype(np.float32) @ self.matrix[where[hit]]
         return out
-
-
-def sparse_vectors(heads: SparseHeads, texts: list[str] | None = None,
-                   features: list[tuple[np.ndarray, np.ndarray]] | None = None) -> list[dict[int, float]]:
-    """Unit-length TF-IDF vectors (all blocks concatenated) as ``{column: value}`` dicts, from ``texts`` or from
-    their precomputed ``features``."""
-    scale = 1.0 / math.sqrt(len(heads.blocks))
-    features = heads.features(texts or []) if features is None else features
-    return [dict(zip(cols.tolist(), (values * scale).tolist())) for cols, values in features]
-
-
-def cosine_matrix(left: list[dict[int, float]], right: list[dict[int, float]]) -> np.ndarray:
-    """Cosine similarities of unit sparse vectors, shape ``(len(left), len(right))``."""
-    return np.array([[sum(v * r.get(k, 0.0) for k, v in a.items()) for r in right] for a in left], dtype=np.float32)

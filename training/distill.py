@@ -24,7 +24,6 @@ import argparse
 import copy
 import json
 import logging
-import math
 import random
 import shutil
 import time
@@ -41,8 +40,7 @@ from cur_nlp.model_dir import ModelConfig
 from training.config import TrainConfig
 from training.heads_data import load_training_data
 from training.train import (
-    bucketed_batches, calibrate_and_tune, class_weights, collate, compute_vectors, decision_labels, dev_score,
-    encode, head_logits, set_seed,
+    calibrate_and_tune, class_weights, compute_vectors, decision_labels, encode, fine_tune, head_logits, set_seed,
 )
 
 log = logging.getLogger("cur_nlp.distill")
@@ -155,40 +153,16 @@ def distill(cfg: DistillConfig) -> Path:
     body_params = [p for n, p in student.named_parameters() if not n.startswith("heads.")]
     optimizer = torch.optim.AdamW([{"params": body_params, "lr": cfg.lr}, {"params": head_params, "lr": cfg.head_lr}],
                                   weight_decay=cfg.weight_decay)
-    lengths = [len(x) for x in ids["train"]]
-    total = math.ceil(len(lengths) / cfg.batch_size) * cfg.epochs
-    warmup = int(total * cfg.warmup_ratio)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)) * max(0.0, (total - s) / max(1, total - warmup)))
-    rng = random.Random(cfg.seed)
-    history, best, best_state, step = [], -1.0, None, 0
-    for epoch in range(cfg.epochs):
-        student.train()
-        running, seen, t0 = 0.0, 0, time.time()
-        for batch in bucketed_batches(lengths, cfg.batch_size, rng):
-            input_ids, mask = collate([ids["train"][i] for i in batch], pad_id)
-            vectors = student.embed(input_ids, mask)
-            loss = distillation_loss(student.classify(vectors), {k: v[batch] for k, v in teacher_logits.items()},
-                                     vectors, teacher_vectors[batch], {k: v[batch] for k, v in targets.items()},
-                                     weights, head_weights, cfg)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            running += loss.item() * len(batch)
-            seen += len(batch)
-            if step % cfg.log_every == 0:
-                log.info("epoch %d step %d/%d loss %.4f (%.1f texts/s)", epoch + 1, step, total, running / seen,
-                         seen / (time.time() - t0))
-        dev_vectors = compute_vectors(student, ids["dev"], pad_id, 64)
-        score, per_head = dev_score(data, head_logits(student, dev_vectors), labels["dev"])
-        history.append({"epoch": epoch + 1, "train_loss": running / max(seen, 1), "dev_score": score, "dev": per_head})
-        log.info("epoch %d done: loss %.4f, dev %.4f %s", epoch + 1, running / max(seen, 1), score, per_head)
-        if score > best:
-            best, best_state = score, copy.deepcopy(student.state_dict())
-    student.load_state_dict(best_state)
+
+    def batch_loss(batch: list[int], input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        vectors = student.embed(input_ids, mask)
+        return distillation_loss(student.classify(vectors), {k: v[batch] for k, v in teacher_logits.items()},
+                                 vectors, teacher_vectors[batch], {k: v[batch] for k, v in targets.items()},
+                                 weights, head_weights, cfg)
+
+    history = fine_tune(student, optimizer, ids, pad_id, batch_loss, data, labels["dev"], epochs=cfg.epochs,
+                        batch_size=cfg.batch_size, warmup_ratio=cfg.warmup_ratio, seed=cfg.seed,
+                        log_every=cfg.log_every, eval_batch_size=64)
     dev_vectors = compute_vectors(student, ids["dev"], pad_id, 64)
 
     student.config = ModelConfig.load(teacher_dir)
@@ -208,15 +182,14 @@ def distill(cfg: DistillConfig) -> Path:
     train_cfg.save(out / "training_config.yaml")
     (out / "training_history.json").write_text(json.dumps({"history": history, "distilled_from": str(teacher_dir)},
                                                           indent=2), encoding="utf-8")
-    finish(out, teacher_dir, train_cfg)
+    finish(out, teacher_dir, train_cfg, reuse_sparse="sparse" in config.extra)
     log.info("student saved to %s (%.1f min)", out, (time.time() - started) / 60)
     return out
 
 
-def finish(out: Path, teacher_dir: Path, train_cfg: TrainConfig) -> None:
-    """Reuse the teacher's sparse heads (alpha re-tuned on dev) and re-tune the registry threshold."""
-    teacher_extra = ModelConfig.load(teacher_dir).extra
-    if "sparse" in teacher_extra:
+def finish(out: Path, teacher_dir: Path, train_cfg: TrainConfig, reuse_sparse: bool) -> None:
+    """Reuse the teacher's sparse heads if it has them (alpha re-tuned on dev); re-tune the registry threshold."""
+    if reuse_sparse:
         from cur_nlp.sparse import SparseHeads
         from training.hybrid import build_hybrid
 

@@ -9,6 +9,7 @@ import random
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -175,6 +176,51 @@ def _train_heads_only(model: MultiHeadModel, vectors: torch.Tensor, targets: dic
     return {"best_dev_score": best}
 
 
+def fine_tune(model: MultiHeadModel, optimizer: torch.optim.Optimizer, ids: dict[str, list[list[int]]], pad_id: int,
+              batch_loss: Callable[[list[int], torch.Tensor, torch.Tensor], torch.Tensor], data: TrainingData,
+              dev_labels: dict[str, np.ndarray], *, epochs: int, batch_size: int, warmup_ratio: float, seed: int,
+              log_every: int, eval_batch_size: int) -> list[dict]:
+    """The epoch loop shared by training and distillation: length-bucketed batches, linear warm-up and decay,
+    gradient clipping, a dev score after every epoch; the best dev epoch's weights are loaded at the end.
+
+    ``batch_loss(rows, input_ids, mask)`` returns the loss of the train rows ``rows``. Returns one history entry
+    per epoch."""
+    rng = random.Random(seed)
+    lengths = [len(x) for x in ids["train"]]
+    total = math.ceil(len(lengths) / batch_size) * epochs
+    warmup = int(total * warmup_ratio)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)) * max(0.0, (total - s) / max(1, total - warmup))
+    )
+    history, best, best_state, step = [], -1.0, None, 0
+    for epoch in range(epochs):
+        model.train()
+        running, seen, t0 = 0.0, 0, time.time()
+        for batch in bucketed_batches(lengths, batch_size, rng):
+            input_ids, mask = collate([ids["train"][i] for i in batch], pad_id)
+            loss = batch_loss(batch, input_ids, mask)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            running += loss.item() * len(batch)
+            seen += len(batch)
+            if step % log_every == 0:
+                log.info("epoch %d step %d/%d loss %.4f (%.1f texts/s)", epoch + 1, step, total,
+                         running / seen, seen / (time.time() - t0))
+        dev_vectors = compute_vectors(model, ids["dev"], pad_id, eval_batch_size)
+        score, per_head = dev_score(data, head_logits(model, dev_vectors), dev_labels)
+        history.append({"epoch": epoch + 1, "train_loss": running / max(seen, 1), "dev_score": score, "dev": per_head})
+        log.info("epoch %d done: train loss %.4f, dev %.4f %s", epoch + 1, running / max(seen, 1), score, per_head)
+        if score > best:
+            best, best_state = score, copy.deepcopy(model.state_dict())
+            log.info("new best checkpoint (epoch %d)", epoch + 1)
+    model.load_state_dict(best_state)
+    return history
+
+
 def train(cfg: TrainConfig) -> Path:
     """Train, calibrate and save a model directory; returns its path."""
     set_seed(cfg.seed)
@@ -217,41 +263,12 @@ def train(cfg: TrainConfig) -> Path:
                                          dev_vectors, data, labels["dev"]))
     else:
         optimizer = torch.optim.AdamW(layerwise_groups(model, cfg))
-        rng = random.Random(cfg.seed)
-        lengths = [len(x) for x in ids["train"]]
-        steps_per_epoch = math.ceil(len(lengths) / cfg.batch_size)
-        total = steps_per_epoch * cfg.epochs
-        warmup = int(total * cfg.warmup_ratio)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)) * max(0.0, (total - s) / max(1, total - warmup))
-        )
-        best, best_state, step = -1.0, None, 0
-        for epoch in range(cfg.epochs):
-            model.train()
-            running, seen, t0 = 0.0, 0, time.time()
-            for batch in bucketed_batches(lengths, cfg.batch_size, rng):
-                input_ids, mask = collate([ids["train"][i] for i in batch], pad_id)
-                logits = model(input_ids, mask)
-                loss = masked_loss(logits, {k: v[batch] for k, v in targets.items()}, weights, head_weights)
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                step += 1
-                running += loss.item() * len(batch)
-                seen += len(batch)
-                if step % cfg.log_every == 0:
-                    log.info("epoch %d step %d/%d loss %.4f (%.1f texts/s)", epoch + 1, step, total,
-                             running / seen, seen / (time.time() - t0))
-            dev_vectors = compute_vectors(model, ids["dev"], pad_id, cfg.eval_batch_size)
-            score, per_head = dev_score(data, head_logits(model, dev_vectors), labels["dev"])
-            history.append({"epoch": epoch + 1, "train_loss": running / max(seen, 1), "dev_score": score, "dev": per_head})
-            log.info("epoch %d done: train loss %.4f, dev %.4f %s", epoch + 1, running / max(seen, 1), score, per_head)
-            if score > best:
-                best, best_state = score, copy.deepcopy(model.state_dict())
-                log.info("new best checkpoint (epoch %d)", epoch + 1)
-        model.load_state_dict(best_state)
+        history = fine_tune(
+            model, optimizer, ids, pad_id,
+            lambda batch, input_ids, mask: masked_loss(model(input_ids, mask), {k: v[batch] for k, v in targets.items()},
+                                                       weights, head_weights),
+            data, labels["dev"], epochs=cfg.epochs, batch_size=cfg.batch_size, warmup_ratio=cfg.warmup_ratio,
+            seed=cfg.seed, log_every=cfg.log_every, eval_batch_size=cfg.eval_batch_size)
         dev_vectors = compute_vectors(model, ids["dev"], pad_id, cfg.eval_batch_size)
 
     calibrate_and_tune(model_cfg, head_logits(model, dev_vectors), labels["dev"], cfg,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from . import lexicon as lx
 from .mention import Mention
@@ -610,33 +611,30 @@ class Rules(PlaceRules):
         """«от X до Y», «между X и Y»: two streets bounding a stretch."""
         t = self.toks[i]
         closing = "до" if t.low == "от" else "и"
-        q = i + 1
+        first = self._range_side(i + 1)
+        if first is None or self.low(first[2]) != closing:
+            return False
+        second = self._range_side(first[2] + 1)
+        if second is None:
+            return False
+        role1, role2 = ("from", "to") if t.low == "от" else ("between", "between")
+        self.street_before_range(i)
+        for start, (st, q, e), role, allow_house in ((i + 1, first, role1, False),
+                                                     (first[2] + 1, second, role2, True)):
+            self.street(q if st is None else start, e, q, e, st[0] if st else None, type_first=True,
+                        priority=5, source="range", extra={"role": role}, allow_house=allow_house)
+        return True
+
+    def _range_side(self, q: int) -> tuple[Any, int, int] | None:
+        """One street of a range starting at token ``q``: its type match (or None), name start and name end."""
         st = _street_type(self.toks, q)
         if st is not None:
             q = st[1]
         g = self.tok(q)
         if g is None or not (_range_name(g) or st is not None or g.type == "ord"):
-            return False
-        e1 = self.name_forward(q, after_type=st is not None, lenient=True, allow_adj=False)
-        if e1 is None or self.low(e1) != closing:
-            return False
-        q2 = e1 + 1
-        st2 = _street_type(self.toks, q2)
-        if st2 is not None:
-            q2 = st2[1]
-        g2 = self.tok(q2)
-        if g2 is None or not (_range_name(g2) or st2 is not None or g2.type == "ord"):
-            return False
-        e2 = self.name_forward(q2, after_type=st2 is not None, lenient=True, allow_adj=False)
-        if e2 is None:
-            return False
-        role1, role2 = ("from", "to") if t.low == "от" else ("between", "between")
-        self.street_before_range(i)
-        self.street(q if st is None else i + 1, e1, q, e1, st[0] if st else None, type_first=True,
-                    priority=5, source="range", extra={"role": role1}, allow_house=False)
-        self.street(q2 if st2 is None else e1 + 1, e2, q2, e2, st2[0] if st2 else None, type_first=True,
-                    priority=5, source="range", extra={"role": role2})
-        return True
+            return None
+        e = self.name_forward(q, after_type=st is not None, lenient=True, allow_adj=False)
+        return None if e is None else (st, q, e)
 
     def street_before_range(self, i: int) -> None:
         """«Участок Толе би от Абая до Гоголя»: the name right before a range is the street itself."""
