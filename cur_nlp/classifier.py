@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
-from cur_nlp.backends import EncoderBackend, TorchBackend, select_backend
+from cur_nlp.backends import EncoderBackend, TorchBackend, encoder_dtype, resolve_backend, select_backend
 from cur_nlp.encoder import MultiHeadModel
 from cur_nlp.model_dir import HeadSpec, ModelConfig
 from cur_nlp.normalize import normalize_text
@@ -102,9 +102,10 @@ class ComplaintClassifier:
         prediction; pass a configured ``Locator`` instead (own street registry, default region/city) to use it;
         ``registry`` is a JSONL file of known fakes consulted for the ``fake`` head
         (default: the registry shipped in the model directory, if any).
-        ``backend`` runs the encoder: ``"torch"``, ``"onnx"``, ``"onnx-int8"`` (files written by
-        ``cur-nlp export-onnx``) or ``"auto"``: ONNX int8 when onnxruntime is installed and the model directory
-        records a checked ONNX file, else torch (see :mod:`cur_nlp.backends`).
+        ``backend`` runs the encoder: ``"torch"`` (fp32), ``"torch-bf16"``, ``"onnx"``, ``"onnx-int8"`` (files
+        written by ``cur-nlp export-onnx``) or ``"auto"``: the fastest backend that ``cur-nlp export-onnx`` checked
+        against torch on this model and that this machine can run, else torch (see :mod:`cur_nlp.backends`). The
+        encoder weights are loaded once, in the dtype the backend runs.
         """
         directory = Path(path) if path is not None else default_model_path()
         if not directory.is_dir():
@@ -114,7 +115,8 @@ class ComplaintClassifier:
         if num_threads:
             torch.set_num_threads(num_threads)
         config = ModelConfig.load(directory)
-        model = MultiHeadModel.load(directory, config)
+        backend = resolve_backend(backend, directory, config)
+        model = MultiHeadModel.load(directory, config, encoder_dtype(backend))
         tokenizer = AutoTokenizer.from_pretrained(str(directory), use_fast=True)
         sparse = None
         if "sparse" in config.extra:
@@ -173,7 +175,7 @@ class ComplaintClassifier:
         widths = np.minimum(lengths, self.config.max_length)
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            width = int(widths[batch].max())
+            width = self._padded_width(int(widths[batch].max()))
             input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
             for row, i in enumerate(batch):
                 input_ids[row, : widths[i]] = self._clip(encoded[i])
@@ -181,12 +183,17 @@ class ComplaintClassifier:
             vectors[batch] = self.backend.embed(input_ids, mask)
         return vectors, truncated
 
+    def _padded_width(self, width: int) -> int:
+        """Batch width rounded up to the backend's ``width_multiple`` (if it asks for one), within the model's limit."""
+        multiple = getattr(self.backend, "width_multiple", 1)
+        return min(-(-width // multiple) * multiple, max(width, self.config.max_length))
+
     def _clip(self, ids: list[int]) -> list[int]:
         limit = self.config.max_length
         return ids if len(ids) <= limit else ids[: limit - 1] + [ids[-1]]
 
     @torch.inference_mode()
-    def head_logits(self, vectors: np.ndarray, cleaned: Sequence[str], features: list | None = None) -> dict[str, np.ndarray]:
+    def head_logits(self, vectors: np.ndarray, cleaned: Sequence[str], features: Any | None = None) -> dict[str, np.ndarray]:
         """Uncalibrated logits per head: the encoder heads, mixed with the sparse n-gram heads when the model has them
         (``features``: the texts' precomputed sparse features, to avoid computing them twice)."""
         self.model.eval()
@@ -204,7 +211,7 @@ class ComplaintClassifier:
         logits = self.model.classify(torch.from_numpy(vectors))
         return {h.name: softmax(logits[h.name].float().numpy(), h.temperature) for h in self.config.heads}
 
-    def _scores(self, vectors: np.ndarray, cleaned: Sequence[str], features: list | None = None) -> dict[str, np.ndarray]:
+    def _scores(self, vectors: np.ndarray, cleaned: Sequence[str], features: Any | None = None) -> dict[str, np.ndarray]:
         logits = self.head_logits(vectors, cleaned, features)
         return {h.name: softmax(logits[h.name], h.temperature) for h in self.config.heads}
 
@@ -230,10 +237,8 @@ class ComplaintClassifier:
             matches = (self.registry.match(vectors, texts_read, features) if self.registry is not None
                        else [None] * len(readable))
             for head in self.config.heads:
-                probs = scores[head.name]
-                chosen = decide(head, probs)
-                for row, index in enumerate(readable):
-                    results[index].heads[head.name] = self._head_prediction(head, probs[row], chosen[row], top_k)
+                for index, decision in zip(readable, self._head_predictions(head, scores[head.name], top_k)):
+                    results[index].heads[head.name] = decision
             for row, index in enumerate(readable):
                 results[index].empty = False
                 results[index].truncated = bool(truncated[row])
@@ -253,13 +258,19 @@ class ComplaintClassifier:
         return many(texts) if many is not None else [self.locator(text) for text in texts]
 
     @staticmethod
-    def _head_prediction(head: HeadSpec, probs: np.ndarray, chosen: int, top_k: int) -> HeadPrediction:
+    def _head_predictions(head: HeadSpec, probs: np.ndarray, top_k: int) -> list[HeadPrediction]:
+        """The decision of ``head`` for every row of ``probs`` (array work per head, not per post)."""
+        chosen = decide(head, probs)
         if head.type == "binary":
-            return HeadPrediction(bool(chosen), float(probs[1]))
-        top = np.argsort(-probs)[:top_k]
-        return HeadPrediction(
-            head.labels[chosen], float(probs[chosen]), tuple((head.labels[i], float(probs[i])) for i in top)
-        )
+            return [HeadPrediction(bool(c), p) for c, p in zip(chosen.tolist(), probs[:, 1].tolist())]
+        top = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
+        top_probs = np.take_along_axis(probs, top, axis=1).tolist()
+        chosen_probs = probs[np.arange(len(probs)), chosen].tolist()
+        labels = head.labels
+        return [
+            HeadPrediction(labels[c], p, tuple((labels[i], q) for i, q in zip(ids, qs)))
+            for c, p, ids, qs in zip(chosen.tolist(), chosen_probs, top.tolist(), top_probs)
+        ]
 
     def explain(self, text: str, heads: list[str] | None = None):
         """Words that pushed each head's decision on ``text`` (occlusion; see :mod:`cur_nlp.explain`)."""

@@ -76,16 +76,19 @@ class MultiHeadModel(nn.Module):
         return cls(encoder, config)
 
     @classmethod
-    def load(cls, directory: str | Path, config: ModelConfig) -> "MultiHeadModel":
-        """Load a saved model directory into fp32 (weights are stored in fp16)."""
+    def load(cls, directory: str | Path, config: ModelConfig, encoder_dtype: torch.dtype = torch.float32) -> "MultiHeadModel":
+        """Load a saved model directory (weights are stored in fp16): the encoder in ``encoder_dtype``, the heads in
+        fp32. The stored tensors are copied straight into the parameters, so no second full-size copy is made."""
         from safetensors.torch import load_file
 
         directory = Path(directory)
         encoder_config = AutoConfig.from_pretrained(directory / ENCODER_SUBDIR)
         with _skip_random_init():  # every weight is overwritten below
             model = cls.from_config(encoder_config, config)
-        state = {k: v.float() for k, v in load_file(str(directory / WEIGHTS_FILE)).items()}
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        if encoder_dtype != torch.float32:
+            model.encoder.to(encoder_dtype)
+        # load_state_dict copies each fp16 tensor into its parameter, converting the dtype on the way
+        missing, unexpected = model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)), strict=False)
         missing = [k for k in missing if not k.endswith("position_ids")]
         if missing or unexpected:
             raise ValueError(f"{directory}/{WEIGHTS_FILE} does not match the config: missing {missing[:5]}, unexpected {unexpected[:5]}")

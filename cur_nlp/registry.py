@@ -76,7 +76,7 @@ class FakeRegistry:
         return cls(entries, vectors, threshold, sparse=getattr(classifier, "sparse", None))
 
     def similarities(self, vectors: np.ndarray, texts: list[str] | None = None,
-                     features: list | None = None) -> np.ndarray:
+                     features: Any | None = None) -> np.ndarray:
         """Similarity of each post to each registered claim, shape ``(n_posts, n_claims)``: encoder cosine,
         averaged with TF-IDF cosine when the registry has sparse features and the (normalised) texts or their
         precomputed sparse ``features`` are given."""
@@ -88,7 +88,7 @@ class FakeRegistry:
         return 0.5 * dense + 0.5 * self._claim_sparse(features)
 
     def match(self, vectors: np.ndarray, texts: list[str] | None = None,
-              features: list | None = None) -> list[tuple[str, float] | None]:
+              features: Any | None = None) -> list[tuple[str, float] | None]:
         """Per post: ``(claim id, similarity)`` of the best match at or above the threshold, else None."""
         sims = self.similarities(vectors, texts, features)
         best = sims.argmax(axis=1)

@@ -1,19 +1,19 @@
 """Sparse n-gram features beside the encoder: TF-IDF (word + char) → linear logits per head.
 
-A dependency-free re-implementation of the scikit-learn transform used at training time
-(``TfidfVectorizer`` with ``sublinear_tf``, smooth idf and l2 rows; ``char_wb`` character n-grams), so the runtime
+A re-implementation of the scikit-learn transform used at training time (``TfidfVectorizer`` with
+``sublinear_tf``, smooth idf and l2 rows; ``char_wb`` character n-grams) on scipy sparse matrices, so the runtime
 needs no pickles and no scikit-learn. Weights live in ``sparse.safetensors``, vocabularies in ``sparse_vocab.json``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 
 SPARSE_WEIGHTS = "sparse.safetensors"
 SPARSE_VOCAB = "sparse_vocab.json"
@@ -57,16 +57,32 @@ class TfidfBlock:
         self.vocabulary = {g: i for i, g in enumerate(vocabulary)}
         self.idf = np.asarray(idf, dtype=np.float32)
 
+    def transform(self, texts: list[str]) -> sparse.csr_matrix:
+        """l2-normalised TF-IDF rows of ``texts``, ``(len(texts), vocabulary size)`` (n-grams are counted per
+        text; the arithmetic is done once for the batch)."""
+        analyse = word_ngrams if self.analyzer == "word" else char_wb_ngrams
+        vocabulary = self.vocabulary
+        cols: list[int] = []
+        counts: list[int] = []
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        for row, text in enumerate(texts):
+            for gram, count in Counter(analyse(text, *self.ngram_range)).items():
+                col = vocabulary.get(gram)
+                if col is not None:
+                    cols.append(col)
+                    counts.append(count)
+            indptr[row + 1] = len(cols)
+        columns = np.asarray(cols, dtype=np.int64)
+        values = (1.0 + np.log(np.asarray(counts, dtype=np.float32))) * self.idf[columns]
+        rows = np.repeat(np.arange(len(texts)), np.diff(indptr))
+        norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(texts)))
+        values = (values / np.maximum(norms, 1e-12)[rows]).astype(np.float32)
+        return sparse.csr_matrix((values, columns, indptr), shape=(len(texts), len(vocabulary)))
+
     def transform_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and l2-normalised TF-IDF values of one text."""
-        grams = (word_ngrams if self.analyzer == "word" else char_wb_ngrams)(text, *self.ngram_range)
-        counts = Counter(self.vocabulary[g] for g in grams if g in self.vocabulary)
-        if not counts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts))
-        values = tf * self.idf[cols]
-        return cols, values / max(float(np.linalg.norm(values)), 1e-12)
+        row = self.transform([text])
+        return row.indices.astype(np.int64), row.data
 
 
 class SparseHeads:
@@ -76,26 +92,17 @@ class SparseHeads:
         self.blocks, self.weights, self.biases = blocks, weights, biases
         self.offsets = np.cumsum([0] + [len(b.vocabulary) for b in blocks])[:-1]
 
-    def features(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per text, the non-zero columns (all blocks, offsets applied) and their values (each block l2-normalised)."""
-        result = []
-        for text in texts:
-            parts = [block.transform_one(text) for block in self.blocks]
-            cols = np.concatenate([c + offset for (c, _), offset in zip(parts, self.offsets)])
-            result.append((cols, np.concatenate([v for _, v in parts])))
-        return result
+    def features(self, texts: list[str]) -> sparse.csr_matrix:
+        """TF-IDF rows of ``texts`` over all blocks' columns side by side (each block l2-normalised)."""
+        texts = list(texts)
+        return sparse.hstack([block.transform(texts) for block in self.blocks], format="csr", dtype=np.float32)
 
-    def logits(self, texts: list[str] | None = None,
-               features: list[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, np.ndarray]:
+    def logits(self, texts: list[str] | None = None, features: sparse.csr_matrix | None = None) -> dict[str, np.ndarray]:
         """Per head, logits ``(n_texts, n_labels)`` (the decision function of the logistic regression), from
         ``texts`` or from their precomputed ``features``."""
         features = self.features(texts or []) if features is None else features
-        out = {h: np.tile(b, (len(features), 1)).astype(np.float32) for h, b in self.biases.items()}
-        for row, (cols, values) in enumerate(features):
-            if cols.size:
-                for head, weight in self.weights.items():
-                    out[head][row] += values @ weight[cols]
-        return out
+        return {head: np.asarray(features @ weight, dtype=np.float32) + self.biases[head].astype(np.float32)
+                for head, weight in self.weights.items()}
 
     def save(self, directory: str | Path) -> None:
         from safetensors.numpy import save_file
@@ -125,25 +132,13 @@ class SparseHeads:
 
 class SparseCosine:
     """Cosine similarity of texts' TF-IDF vectors (all blocks, unit length) to a fixed set of texts, e.g. the
-    claims of a known-fakes registry. The set is stored as a small dense matrix over the columns it uses, so a
-    post costs one gather and one matrix product (no Python loop over n-grams)."""
+    claims of a known-fakes registry: one sparse matrix product per batch."""
 
-    def __init__(self, heads: SparseHeads, features: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        self.scale = 1.0 / math.sqrt(len(heads.blocks))
-        used = [cols for cols, _ in features if cols.size]
-        self.columns = np.unique(np.concatenate(used)) if used else np.zeros(0, dtype=np.int64)
-        self.matrix = np.zeros((len(self.columns), len(features)), dtype=np.float32)
-        for j, (cols, values) in enumerate(features):
-            self.matrix[np.searchsorted(self.columns, cols), j] = values * self.scale
+    def __init__(self, heads: SparseHeads, features: sparse.csr_matrix) -> None:
+        # each block is unit length, so the concatenated vector has norm sqrt(blocks)
+        self.scale = 1.0 / len(heads.blocks)
+        self.claims_t = sparse.csc_matrix(features.T, dtype=np.float32)
 
-    def __call__(self, features: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        """Similarities, shape ``(len(features), size of the set)``."""
-        out = np.zeros((len(features), self.matrix.shape[1]), dtype=np.float32)
-        if not self.columns.size:
-            return out
-        for i, (cols, values) in enumerate(features):
-            where = np.minimum(np.searchsorted(self.columns, cols), len(self.columns) - 1)
-            hit = self.columns[where] == cols
-            if hit.any():
-                out[i] = (values[hit] * self.scale).astype(np.float32) @ self.matrix[where[hit]]
-        return out
+    def __call__(self, features: sparse.csr_matrix) -> np.ndarray:
+        """Similarities, shape ``(texts, size of the set)``."""
+        return (features @ self.claims_t).toarray().astype(np.float32) * np.float32(self.scale)

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 import cur_nlp.backends as backends
 from cur_nlp.backends import ONNX_FILES, EncoderBackend, OnnxBackend, TorchBackend, TorchBf16Backend
@@ -117,8 +118,23 @@ def test_bf16_vectors_are_close(exported_dir):
     assert b.dtype == np.float32
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert cosine.min() > 0.99
-    # the fp32 model itself is untouched
-    assert next(torch_clf.model.encoder.parameters()).dtype == next(bf16.model.encoder.parameters()).dtype
+    # the bf16 classifier loads its encoder in bf16 (no fp32 copy kept); a bf16 backend made from an fp32
+    # model leaves that model as it is
+    assert next(bf16.model.encoder.parameters()).dtype == torch.bfloat16
+    assert TorchBf16Backend(torch_clf.model).encoder is not torch_clf.model.encoder
+    assert next(torch_clf.model.encoder.parameters()).dtype == torch.float32
+
+
+def test_bf16_pads_batches_to_a_multiple_of_16_without_changing_vectors(exported_dir):
+    bf16 = ComplaintClassifier.from_pretrained(exported_dir, backend="torch-bf16")
+    limit = bf16.config.max_length
+    assert [bf16._padded_width(w) for w in (1, 16, 17)] == [16, 16, 32]
+    assert bf16._padded_width(limit - 1) <= limit and bf16._padded_width(limit) == limit
+    assert ComplaintClassifier.from_pretrained(exported_dir, backend="torch")._padded_width(17) == 17
+    alone = np.concatenate([bf16.embed([t])[0] for t in SAMPLE_TEXTS])
+    batched, _ = bf16.embed(SAMPLE_TEXTS)
+    cosine = (alone * batched).sum(1) / np.linalg.norm(alone, axis=1) / np.linalg.norm(batched, axis=1)
+    assert cosine.min() > 0.999
 
 
 def test_auto_prefers_bf16_only_on_native_bf16(exported_dir, monkeypatch):

@@ -24,6 +24,30 @@ def test_transform_matches_sklearn(analyzer, ngrams):
         np.testing.assert_allclose(row, expected[i], atol=1e-5)
 
 
+@pytest.mark.parametrize("analyzer,ngrams", [("word", (1, 2)), ("char_wb", (2, 5))])
+def test_batch_transform_matches_sklearn_with_empty_and_unknown_rows(analyzer, ngrams):
+    vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True).fit(TEXTS)
+    block = TfidfBlock(analyzer, ngrams, sorted(vec.vocabulary_, key=vec.vocabulary_.get), vec.idf_)
+    probe = ["", TEXTS[0], "qqq zzz", TEXTS[4], ""]
+    got = block.transform(probe)
+    assert got.shape == (len(probe), len(vec.vocabulary_))
+    np.testing.assert_allclose(got.toarray(), vec.transform(probe).toarray(), atol=1e-5)
+
+
+def test_heads_logits_are_the_linear_layer_over_the_concatenated_blocks():
+    blocks = []
+    for analyzer, ngrams in (("word", (1, 2)), ("char_wb", (2, 5))):
+        vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True).fit(TEXTS)
+        blocks.append((vec, TfidfBlock(analyzer, ngrams, sorted(vec.vocabulary_, key=vec.vocabulary_.get), vec.idf_)))
+    width = sum(len(v.vocabulary_) for v, _ in blocks)
+    rng = np.random.default_rng(1)
+    weight, bias = rng.normal(size=(width, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32)
+    heads = SparseHeads([b for _, b in blocks], {"topic": weight}, {"topic": bias})
+    probe = TEXTS + ["", "zzz"]
+    dense = np.hstack([v.transform(probe).toarray() for v, _ in blocks])
+    np.testing.assert_allclose(heads.logits(probe)["topic"], dense @ weight + bias, atol=1e-4)
+
+
 def test_save_load_round_trip(tmp_path):
     vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(TEXTS)
     block = TfidfBlock("word", (1, 2), sorted(vec.vocabulary_, key=vec.vocabulary_.get), vec.idf_)
@@ -65,7 +89,8 @@ def _plain_cosines(heads, posts, claims):
     """Reference: unit TF-IDF vectors as {column: value} dicts and a dictionary dot product."""
     def vectors(texts):
         scale = 1.0 / np.sqrt(len(heads.blocks))
-        return [dict(zip(c.tolist(), (v * scale).tolist())) for c, v in heads.features(texts)]
+        rows = heads.features(texts)
+        return [dict(zip(rows[i].indices.tolist(), (rows[i].data * scale).tolist())) for i in range(rows.shape[0])]
 
     left, right = vectors(posts), vectors(claims)
     return np.array([[sum(v * r.get(k, 0.0) for k, v in a.items()) for r in right] for a in left], dtype=np.float32)

@@ -4,7 +4,7 @@
 (and the pooling). The backends:
 
 * :class:`TorchBackend` wraps :meth:`MultiHeadModel.embed` (fp32, always available);
-* :class:`TorchBf16Backend` runs a bfloat16 copy of the encoder: on CPUs with AMX-BF16 (Intel Sapphire Rapids
+* :class:`TorchBf16Backend` runs the encoder in bfloat16: on CPUs with AMX-BF16 (Intel Sapphire Rapids
   and later) the fastest backend measured and near-lossless; no files;
 * :class:`OnnxBackend` runs an ONNX Runtime session on a graph written by :func:`export_onnx`
   (``encoder.onnx`` fp32 or ``encoder.int8.onnx`` dynamically quantised). The graph takes the *word
@@ -105,17 +105,29 @@ def native_bf16() -> bool:
 
 
 class TorchBf16Backend:
-    """The PyTorch encoder in bfloat16 (a separate bf16 copy; the fp32 model is left as it is). Pooling
-    runs in fp32 on the bf16 hidden states. Fast only where :func:`native_bf16` holds."""
+    """The PyTorch encoder in bfloat16; pooling runs in fp32 on the bf16 hidden states. Fast only where
+    :func:`native_bf16` holds.
+
+    A model loaded with ``encoder_dtype=torch.bfloat16`` (what ``from_pretrained`` does for this backend) is used
+    as it is; an fp32 model is left untouched and a bf16 copy of its encoder is made.
+    """
 
     name = "torch-bf16"
+    width_multiple = 16
+    """Batches are padded to a multiple of 16 tokens: oneDNN builds (JIT-compiles, ~3 ms each) and caches bf16
+    kernels per input shape, and exact widths give so many shapes that its cache (1024 kernels) thrashes and
+    grows memory by hundreds of MB; multiples of 16 keep the shapes few, measured slightly faster
+    (``benchmarks/speed.py``)."""
 
     def __init__(self, model: "MultiHeadModel") -> None:
         import copy
 
         import torch
 
-        self.encoder = copy.deepcopy(model.encoder).to(torch.bfloat16).eval()
+        encoder = model.encoder
+        if next(encoder.parameters()).dtype != torch.bfloat16:
+            encoder = copy.deepcopy(encoder).to(torch.bfloat16)
+        self.encoder = encoder.eval()
         self.pooling = model.config.pooling
 
     def embed(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
@@ -238,6 +250,25 @@ def usable(directory: str | Path, config: "ModelConfig", name: str) -> bool:
     return onnxruntime_available()
 
 
+def resolve_backend(name: str, directory: str | Path, config: "ModelConfig") -> str:
+    """The concrete backend ``from_pretrained(backend=name)`` will run: ``auto`` becomes the first of
+    :data:`AUTO_ORDER` that :func:`usable` allows, else ``torch``; other names are checked and kept."""
+    if name not in BACKEND_NAMES:
+        raise ValueError(f"backend must be one of {BACKEND_NAMES}, found {name!r}")
+    if name == "auto":
+        name = next((c for c in AUTO_ORDER if usable(directory, config, c)), "torch")
+        log.debug("backend auto: %s", name)
+    return name
+
+
+def encoder_dtype(name: str) -> Any:
+    """The dtype to load the encoder weights in for backend ``name`` (bf16 for ``torch-bf16``, else fp32), so that
+    the bf16 backend does not keep an unused fp32 copy of the encoder in memory."""
+    import torch
+
+    return torch.bfloat16 if name == "torch-bf16" else torch.float32
+
+
 def select_backend(
     name: str,
     directory: str | Path,
@@ -251,14 +282,8 @@ def select_backend(
     backend explicitly skips the recorded check; ONNX ones still need the file and onnxruntime (errors say
     what is missing).
     """
-    if name not in BACKEND_NAMES:
-        raise ValueError(f"backend must be one of {BACKEND_NAMES}, found {name!r}")
     directory = Path(directory)
-    if name == "torch":
-        return TorchBackend(model)
-    if name == "auto":
-        name = next((c for c in AUTO_ORDER if usable(directory, config, c)), "torch")
-        log.debug("backend auto: %s", name)
+    name = resolve_backend(name, directory, config)
     if name == "torch":
         return TorchBackend(model)
     if name == "torch-bf16":
@@ -274,7 +299,7 @@ def select_backend(
     if not onnxruntime_available():
         raise ImportError(f"backend {name!r} needs onnxruntime: pip install onnxruntime")
     # share the fp32 table the torch model already holds instead of loading a second copy
-    table = model.encoder.get_input_embeddings().weight.detach().numpy()
+    table = model.encoder.get_input_embeddings().weight.detach().float().numpy()
     return OnnxBackend(path, table, name=name, num_threads=num_threads)
 
 
@@ -289,6 +314,6 @@ def __getattr__(attribute: str) -> Any:
 
 __all__ = [
     "AUTO_ORDER", "BACKEND_NAMES", "ONNX_FILES", "EncoderBackend", "OnnxBackend", "TorchBackend", "TorchBf16Backend",
-    "export_onnx", "native_bf16", "onnxruntime_available", "physical_cores", "select_backend", "session_options",
-    "usable",
+    "encoder_dtype", "export_onnx", "native_bf16", "onnxruntime_available", "physical_cores", "resolve_backend",
+    "select_backend", "session_options", "usable",
 ]

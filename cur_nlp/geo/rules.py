@@ -521,7 +521,10 @@ class Rules(PlaceRules):
     def relaxed_with_marker(self, i: int) -> bool:
         """«Ветеранов, дом 105», «гаванская дом 7»: a weaker name is enough before «дом N»."""
         t = self.toks[i]
-        if not t.is_word or _bad_name_word(t) or self.prev_blocks(i) or _name_like(t, allow_adj=True):
+        # every way to succeed below needs a house number after the word: check that cheap condition first
+        if not t.is_word or self.house_after(i + 1) is None:
+            return False
+        if _bad_name_word(t) or self.prev_blocks(i) or _name_like(t, allow_adj=True):
             return False
         gent = _gent_noun(t.low)
         lower_adj = not t.is_cap and _nominative_adj(t.low)
