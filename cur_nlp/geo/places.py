@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from . import lexicon as lx
 from .mention import Mention
 from .morph import fold, is_adjective, name_keys, normalize_phrase, parses
@@ -11,6 +13,18 @@ from .predicates import (
     _normal_settlement, _street_type,
 )
 from .tokens import Token
+
+
+@lru_cache(maxsize=65536)
+def landmark_type(low: str) -> str | None:
+    """The landmark type a lower-case word names («школа», «школы» → школа), else None (cached: every word of
+    every post is asked)."""
+    ltype = lx.LANDMARK_TYPES.get(low)
+    if ltype is None and len(low) > 3:
+        for p in parses(low)[:4]:
+            if p.tag.POS == "NOUN" and "sing" in p.tag.grammemes and fold(p.normal_form) in lx.LANDMARK_TYPES:
+                return lx.LANDMARK_TYPES[fold(p.normal_form)]
+    return ltype
 
 
 class PlaceRules:
@@ -26,12 +40,7 @@ class PlaceRules:
         t = self.toks[i]
         if not t.is_word or i in self.used and self.low(i + 1) not in _QUOTES_OPEN:
             return
-        ltype = lx.LANDMARK_TYPES.get(t.low)
-        if ltype is None and len(t.low) > 3:
-            for p in parses(t.low)[:4]:
-                if p.tag.POS == "NOUN" and "sing" in p.tag.grammemes and fold(p.normal_form) in lx.LANDMARK_TYPES:
-                    ltype = lx.LANDMARK_TYPES[fold(p.normal_form)]
-                    break
+        ltype = landmark_type(t.low)
         if ltype is None:
             return
         j = self.skip_dot(i + 1) if len(t.low) <= 3 else i + 1
