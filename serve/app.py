@@ -27,7 +27,7 @@ from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from serve.batcher import BatcherClosed, MicroBatcher, QueueFull
+from serve.batcher import BatcherClosed, MicroBatcher, QueueFull, model_thread
 from serve.schemas import (
     ClassifyRequest,
     ClassifyResponse,
@@ -244,22 +244,25 @@ def create_app(settings: Settings | None = None, classifier: Any | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        executor = model_thread()  # load, warm-up and every batch run on this one thread
         clf = classifier
         if clf is None:
             from cur_nlp.classifier import ComplaintClassifier
 
             locate = settings.resolved_locate()
             started = time.perf_counter()
-            clf = await asyncio.to_thread(ComplaintClassifier.from_pretrained, settings.model, locate=locate,
-                                          num_threads=settings.num_threads, backend=settings.backend)
+            clf = await loop.run_in_executor(executor, partial(
+                ComplaintClassifier.from_pretrained, settings.model, locate=locate,
+                num_threads=settings.num_threads, backend=settings.backend))
             log.info("model %s %s loaded in %.1f s (locate=%s)", clf.config.name, clf.config.version,
                      time.perf_counter() - started, locate)
         if settings.warmup:
-            await asyncio.to_thread(clf.predict, ["Во дворе дома открыт люк", " "])
+            await loop.run_in_executor(executor, clf.predict, ["Во дворе дома открыт люк", " "])
         batcher: MicroBatcher = MicroBatcher(
             partial(clf.predict, batch_size=settings.model_batch_size),
             max_batch=settings.max_batch_size, window_ms=settings.batch_window_ms,
-            max_queue=settings.max_queue_items, on_batch=metrics.on_batch,
+            max_queue=settings.max_queue_items, on_batch=metrics.on_batch, executor=executor,
         )
         await batcher.start()
         metrics.model.info({"name": str(clf.config.name), "version": str(clf.config.version)})
@@ -272,6 +275,7 @@ def create_app(settings: Settings | None = None, classifier: Any | None = None) 
             yield
         finally:
             await batcher.stop()
+            executor.shutdown(wait=False, cancel_futures=True)
             app.state.batcher = None
             log.info("service stopped")
 

@@ -3,7 +3,12 @@
 Requests put their posts on a queue and await a future. One worker task takes what is queued, waits up to
 ``window_ms`` for more (until ``max_batch`` posts), runs the model in a single background thread and hands each
 request its slice of the results. While the model is busy, new requests pile up and form the next batch, so
-under load batches grow by themselves and an idle server adds at most ``window_ms`` of latency.
+under load batches grow by themselves.
+
+The batcher waits only while it expects more requests: as many as were recently in flight at once (a peak that
+decays batch by batch). A lone client is never held back by the window; with N clients in a closed loop the
+clients just answered are waited for, so they join the requests already queued instead of the two groups
+alternating in half-size batches (measured with 8 clients: 4.8 requests per model call without this, 8 with it).
 """
 
 from __future__ import annotations
@@ -18,6 +23,13 @@ from typing import Callable, Generic, Sequence, TypeVar
 log = logging.getLogger("cur_nlp.serve")
 
 T = TypeVar("T")
+
+
+def model_thread() -> ThreadPoolExecutor:
+    """A one-thread executor for all model work. Load, warm up and predict on the same thread: measured with the
+    bf16 encoder on 2 cores, `predict` called from another thread than the one that loaded and warmed the model is
+    about 30% slower (8 posts: 80 against 62 ms)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="cur-nlp-model")
 
 
 class QueueFull(Exception):
@@ -51,6 +63,9 @@ class MicroBatcher(Generic[T]):
     ``on_batch(n_items, n_jobs, seconds)`` is called after every model call (metrics hook).
     """
 
+    EXPECTED_DECAY = 0.8
+    """Per model call, the expected concurrency keeps this share of its value unless a new peak replaces it."""
+
     def __init__(
         self,
         predict: Callable[[list[str]], Sequence[T]],
@@ -59,6 +74,7 @@ class MicroBatcher(Generic[T]):
         window_ms: float = 5.0,
         max_queue: int = 4096,
         on_batch: Callable[[int, int, float], None] | None = None,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.predict = predict
         self.max_batch = max_batch
@@ -67,10 +83,14 @@ class MicroBatcher(Generic[T]):
         self.on_batch = on_batch
         self.stats = BatchStats()
         self.queued_items = 0
+        self.in_flight = 0  # requests submitted and not answered yet
+        self._peak_in_flight = 0  # most requests in flight at once since the last batch was collected
+        self._expected = 0.0  # how many requests a batch may expect to gather (decaying recent peak)
         self._queue: asyncio.Queue[_Job[T]] | None = None
         self._worker: asyncio.Task | None = None
         self._carry: _Job[T] | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: ThreadPoolExecutor | None = executor
+        self._own_executor = executor is None
 
     @property
     def running(self) -> bool:
@@ -83,7 +103,8 @@ class MicroBatcher(Generic[T]):
         self._queue = asyncio.Queue()
         self._carry = None
         # one model call at a time: torch already uses every core inside a call
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cur-nlp-model")
+        if self._executor is None or self._own_executor:
+            self._executor = model_thread()
         self._worker = asyncio.create_task(self._run(), name="cur-nlp-batcher")
 
     async def stop(self) -> None:
@@ -104,7 +125,7 @@ class MicroBatcher(Generic[T]):
             if not job.future.done():
                 job.future.set_exception(BatcherClosed("service is shutting down"))
         self.queued_items = 0
-        if self._executor is not None:
+        if self._executor is not None and self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def submit(self, texts: list[str]) -> list[T]:
@@ -117,21 +138,31 @@ class MicroBatcher(Generic[T]):
             raise QueueFull(f"{self.queued_items} posts are waiting for the model")
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self.queued_items += len(texts)
+        self.in_flight += 1
+        self._peak_in_flight = max(self._peak_in_flight, self.in_flight)
         self._queue.put_nowait(_Job(list(texts), future))
-        return await future
+        try:
+            return await future
+        finally:
+            self.in_flight -= 1
 
     async def _collect(self) -> list[_Job[T]]:
-        """Wait for one job, then take more until ``max_batch`` posts or the window closes."""
+        """Wait for one job, then take what is queued and wait (at most the window) while fewer requests than
+        expected have come, until ``max_batch`` posts."""
         assert self._queue is not None
         if self._carry is not None:
             first, self._carry = self._carry, None
         else:
             first = await self._queue.get()
+        self._expected = max(float(self._peak_in_flight), self._expected * self.EXPECTED_DECAY)
+        self._peak_in_flight = self.in_flight
         jobs = [first]
         size = len(first.texts)
         deadline = time.perf_counter() + self.window
         while size < self.max_batch:
             if self._queue.empty():
+                if len(jobs) >= round(self._expected):
+                    break  # every request we expect is here: do not wait
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
                     break

@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     locate: bool | None = Field(
         None, description="Extract and geocode places; default: on when cur_nlp.geo is installed, else off."
     )
-    batch_window_ms: float = Field(5.0, ge=0, description="How long the batcher waits for more posts before a model call.")
+    batch_window_ms: float = Field(15.0, ge=0, description="Longest wait for more posts before a model call; the batcher "
+                                   "waits only while fewer requests have come than were recently in flight at once.")
     max_batch_size: int = Field(64, ge=1, description="Most posts the batcher merges into one model call.")
     model_batch_size: int = Field(
         16, ge=1, description="Posts per forward pass inside a model call (sorted by length; small = less padding)."

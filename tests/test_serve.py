@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import re
+import threading
 import time
 
 import pytest
@@ -424,6 +425,41 @@ def test_batcher_isolates_a_failing_request():
     results, _ = run_batcher(predict, [["ok1"], ["bad"], ["ok2"]], max_batch=64, window_ms=50)
     assert results[0] == ["ok1"] and results[2] == ["ok2"]
     assert isinstance(results[1], ValueError)
+
+
+def test_a_lone_client_is_not_held_back_by_the_window():
+    def predict(texts):
+        return list(texts)
+
+    async def scenario():
+        batcher = MicroBatcher(predict, window_ms=5000)
+        await batcher.start()
+        try:
+            started = time.perf_counter()
+            for i in range(3):  # one request at a time: nothing else is expected, so no batch waits 5 s
+                assert await batcher.submit([str(i)]) == [str(i)]
+            return time.perf_counter() - started, batcher.stats.batches
+        finally:
+            await batcher.stop()
+
+    seconds, batches = asyncio.run(scenario())
+    assert batches == 3 and seconds < 2.5
+
+
+def test_batcher_runs_the_model_on_the_given_thread():
+    from serve.batcher import model_thread
+
+    executor = model_thread()
+    warm_thread = executor.submit(lambda: threading.current_thread().name).result()
+    seen = []
+
+    def predict(texts):
+        seen.append(threading.current_thread().name)
+        return list(texts)
+
+    results, _ = run_batcher(predict, [["a"], ["b"]], window_ms=20, executor=executor)
+    executor.shutdown()
+    assert results == [["a"], ["b"]] and set(seen) == {warm_thread}
 
 
 def test_batcher_queue_limit_and_closed():
