@@ -167,6 +167,33 @@ def summarise(tally: Tally, seconds: float, requests_label: str = "requests") ->
     }
 
 
+def batch_counters(url: str) -> dict[str, float]:
+    """The server's cumulative micro-batch counters from ``/metrics``."""
+    text = httpx.get(url + "/metrics", timeout=10.0).text
+    wanted = ("cur_nlp_batch_size_count", "cur_nlp_batch_size_sum", "cur_nlp_batch_requests_sum",
+              "cur_nlp_batch_duration_seconds_sum")
+    counters = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in wanted:
+            counters[name] = float(value)
+    return counters
+
+
+def batch_summary(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, Any]:
+    """Model calls during a scenario: how many, posts and requests per call, time per call, share of time busy."""
+    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    calls = delta.get("cur_nlp_batch_size_count", 0.0)
+    model_s = delta.get("cur_nlp_batch_duration_seconds_sum", 0.0)
+    return {
+        "model_calls": int(calls),
+        "posts_per_batch": round(delta.get("cur_nlp_batch_size_sum", 0.0) / calls, 2) if calls else None,
+        "requests_per_batch": round(delta.get("cur_nlp_batch_requests_sum", 0.0) / calls, 2) if calls else None,
+        "model_ms_per_batch": round(1000 * model_s / calls, 1) if calls else None,
+        "model_busy": round(model_s / seconds, 3) if seconds else None,
+    }
+
+
 async def closed_loop(url: str, clients: int, batch: int, duration: float, posts: list[str],
                       timeout: float = 30.0) -> dict[str, Any]:
     """``clients`` concurrent clients, each sending ``batch``-post requests back to back for ``duration`` s."""
@@ -327,8 +354,9 @@ def print_table(results: dict[str, Any]) -> None:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     posts = make_posts(2000)
     workdir = Path(tempfile.mkdtemp(prefix="cur_nlp_load_"))
-    env = {"CUR_NLP_LOG_LEVEL": args.log_level, "CUR_NLP_BATCH_WINDOW_MS": str(args.window_ms),
-           "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    env = {"CUR_NLP_LOG_LEVEL": args.log_level, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    if args.window_ms is not None:
+        env["CUR_NLP_BATCH_WINDOW_MS"] = str(args.window_ms)
     if args.threads:
         env["CUR_NLP_NUM_THREADS"] = str(args.threads)
     server = Server(args.model, free_port(), workdir / "server.log", env)
@@ -343,10 +371,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         await closed_loop(server.url, 4, 1, 2.0, posts)  # warm-up
         results["memory"] = {"rss_before_mb": round(rss_mb(server.pid), 1)}
         for clients in args.clients:
+            before = batch_counters(server.url)
             row = await closed_loop(server.url, clients, 1, args.duration, posts)
+            row["server_batches"] = batch_summary(before, batch_counters(server.url), args.duration)
             results["load"][f"single x{clients} clients"] = row
+            batches = row["server_batches"]
             print(f"single-post, {clients} clients: {row['requests_per_s']} req/s, p50 {row['p50_ms']} ms, "
-                  f"p95 {row['p95_ms']} ms, p99 {row['p99_ms']} ms, errors {row['errors']}", flush=True)
+                  f"p95 {row['p95_ms']} ms, p99 {row['p99_ms']} ms, errors {row['errors']}; server: "
+                  f"{batches['requests_per_batch']} requests per model call, {batches['model_ms_per_batch']} ms per call, "
+                  f"model busy {batches['model_busy']:.0%}", flush=True)
         for clients in args.batch_clients:
             row = await closed_loop(server.url, clients, args.batch, args.duration, posts)
             results["load"][f"batch{args.batch} x{clients} clients"] = row
@@ -378,7 +411,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32], help="Single-post client counts.")
     parser.add_argument("--batch", type=int, default=64, help="Posts per batch request.")
     parser.add_argument("--batch-clients", type=int, nargs="+", default=[1, 4], help="Batch-request client counts.")
-    parser.add_argument("--window-ms", type=float, default=5.0, help="Server micro-batch window (CUR_NLP_BATCH_WINDOW_MS).")
+    parser.add_argument("--window-ms", type=float, default=None,
+                        help="Server micro-batch window (CUR_NLP_BATCH_WINDOW_MS; default: the service's default).")
     parser.add_argument("--threads", type=int, default=None, help="Server torch threads (CUR_NLP_NUM_THREADS).")
     parser.add_argument("--kill-run-s", type=float, default=30.0, help="Length of the kill-and-restart run.")
     parser.add_argument("--no-kill", action="store_true", help="Skip the kill-and-restart scenario.")
