@@ -92,3 +92,21 @@ def test_places_come_back_per_post_in_order(tiny_model_dir):
     assert locator.calls == [[posts[0], posts[3]]]  # one batched call, empty posts skipped
     clf.locator = lambda text: [text[:3]]  # a plain callable works too
     assert [r.locations for r in clf.predict(posts)] == [["яма"], [], [], ["нет"]]
+
+
+@pytest.mark.parametrize("model", ["tiny", "shipped"])
+def test_direct_tokenizer_gives_the_same_ids_as_autotokenizer(model, tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from conftest import DEFAULT_MODEL
+    from cur_nlp.classifier import load_tokenizer
+
+    directory = tiny_model_dir if model == "tiny" else DEFAULT_MODEL
+    if not (directory / "tokenizer.json").exists():
+        pytest.skip(f"no tokenizer.json in {directory}")
+    texts = SAMPLE_TEXTS + ["", "Ёлка упала на ул.Ленина, д.5 😀", "<b>люк</b> &amp; яма", "я" * 2000]
+    auto = AutoTokenizer.from_pretrained(str(directory), use_fast=True)
+    direct = load_tokenizer(directory)
+    assert direct(texts, truncation=True, max_length=129)["input_ids"] == \
+        auto(texts, truncation=True, max_length=129)["input_ids"]
+    assert direct.pad_token_id == auto.pad_token_id
