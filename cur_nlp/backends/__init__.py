@@ -116,8 +116,8 @@ class TorchBf16Backend:
     width_multiple = 16
     """Batches are padded to a multiple of 16 tokens: oneDNN builds (JIT-compiles, ~3 ms each) and caches bf16
     kernels per input shape, and exact widths give so many shapes that its cache (1024 kernels) thrashes and
-    grows memory by hundreds of MB; multiples of 16 keep the shapes few, measured slightly faster
-    (``benchmarks/speed.py``)."""
+    grows memory by hundreds of MB; multiples of 16 keep the shapes few and measured as fast as multiples of 8 and
+    3% faster than exact widths on the test posts (``docs/speed.md``, third round)."""
 
     def __init__(self, model: "MultiHeadModel") -> None:
         import copy
