@@ -90,7 +90,6 @@ class SparseHeads:
 
     def __init__(self, blocks: list[TfidfBlock], weights: dict[str, np.ndarray], biases: dict[str, np.ndarray]) -> None:
         self.blocks, self.weights, self.biases = blocks, weights, biases
-        self.offsets = np.cumsum([0] + [len(b.vocabulary) for b in blocks])[:-1]
 
     def features(self, texts: list[str]) -> sparse.csr_matrix:
         """TF-IDF rows of ``texts`` over all blocks' columns side by side (each block l2-normalised)."""

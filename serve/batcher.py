@@ -103,7 +103,7 @@ class MicroBatcher(Generic[T]):
         self._queue = asyncio.Queue()
         self._carry = None
         # one model call at a time: torch already uses every core inside a call
-        if self._executor is None or self._own_executor:
+        if self._own_executor:  # a stopped batcher shut its own thread down: start a new one
             self._executor = model_thread()
         self._worker = asyncio.create_task(self._run(), name="cur-nlp-batcher")
 
