@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
-import torch
-from transformers import AutoTokenizer
 
-from cur_nlp.backends import EncoderBackend, TorchBackend, encoder_dtype, resolve_backend, select_backend
-from cur_nlp.encoder import MultiHeadModel
+from cur_nlp.backends import ONNX_FILES, EncoderBackend, TorchBackend, resolve_backend, select_backend
+from cur_nlp.heads import LinearHeads
 from cur_nlp.model_dir import HeadSpec, ModelConfig
 from cur_nlp.normalize import normalize_text
 from cur_nlp.results import HeadPrediction, Prediction
+from cur_nlp.tokenizer import EncoderTokenizer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cur_nlp.encoder import MultiHeadModel
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 """The embedded default model (``models/default`` in the repository); ``CUR_NLP_MODEL`` overrides it."""
@@ -30,24 +32,10 @@ def default_model_path() -> Path:
     return Path(os.environ.get("CUR_NLP_MODEL", DEFAULT_MODEL_DIR))
 
 
-def load_tokenizer(directory: str | Path) -> Any:
-    """The fast tokenizer of a model directory. ``tokenizer.json`` is loaded straight into
-    ``PreTrainedTokenizerFast`` with the special tokens of ``tokenizer_config.json``: the same token ids as
-    ``AutoTokenizer`` (checked on 8460 posts), 0.3 s faster at start-up, because ``AutoTokenizer`` rebuilds an
-    XLM-R tokenizer through its model-specific class. Without a ``tokenizer.json``, ``AutoTokenizer`` is used."""
-    import json
-
-    from transformers import PreTrainedTokenizerFast
-
-    directory = Path(directory)
-    tokenizer_file = directory / "tokenizer.json"
-    if not tokenizer_file.exists():
-        return AutoTokenizer.from_pretrained(str(directory), use_fast=True)
-    config_file = directory / "tokenizer_config.json"
-    config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.exists() else {}
-    specials = {k: v for k, v in config.items() if k.endswith("_token") and isinstance(v, str)}
-    extra = {"model_max_length": config["model_max_length"]} if "model_max_length" in config else {}
-    return PreTrainedTokenizerFast(tokenizer_file=str(tokenizer_file), **specials, **extra)
+def load_tokenizer(directory: str | Path) -> EncoderTokenizer:
+    """The tokenizer of a model directory (:class:`~cur_nlp.tokenizer.EncoderTokenizer`: ``tokenizer.json`` read
+    by the ``tokenizers`` library, the same ids as ``AutoTokenizer``, no transformers import)."""
+    return EncoderTokenizer.from_dir(directory)
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -90,21 +78,26 @@ class ComplaintClassifier:
 
     def __init__(
         self,
-        model: MultiHeadModel,
+        model: "MultiHeadModel | None",
         tokenizer: Any,
         config: ModelConfig,
         locator: Callable[[str], list] | None = None,
         registry: Any | None = None,
         backend: EncoderBackend | None = None,
         sparse: Any | None = None,
+        heads: LinearHeads | None = None,
     ) -> None:
+        if model is None and (backend is None or heads is None):
+            raise ValueError("without a torch model, pass both the encoder backend and the heads")
         self.model = model
+        """The torch network (encoder + heads); ``None`` on the ONNX backends, which never load torch."""
         self.sparse = sparse
         self.tokenizer = tokenizer
         self.config = config
         self.locator = locator
         self.registry = registry
         self.backend: EncoderBackend = backend or TorchBackend(model)
+        self.heads = heads or LinearHeads.from_model(model)
 
     @classmethod
     def from_pretrained(
@@ -132,18 +125,26 @@ class ComplaintClassifier:
             raise FileNotFoundError(
                 f"model directory {directory} not found; pass the path of a model trained with `cur-nlp train`"
             )
-        if num_threads:
-            torch.set_num_threads(num_threads)
         config = ModelConfig.load(directory)
         backend = resolve_backend(backend, directory, config)
-        model = MultiHeadModel.load(directory, config, encoder_dtype(backend))
+        model = None
+        if backend not in ONNX_FILES:  # the ONNX backends need neither torch nor the torch weights of the encoder
+            from cur_nlp.backends import encoder_dtype
+            from cur_nlp.encoder import MultiHeadModel
+
+            if num_threads:
+                import torch
+
+                torch.set_num_threads(num_threads)
+            model = MultiHeadModel.load(directory, config, encoder_dtype(backend))
+        heads = LinearHeads.load(directory, config)
         tokenizer = load_tokenizer(directory)
         sparse = None
         if "sparse" in config.extra:
             from cur_nlp.sparse import SparseHeads
 
             sparse = SparseHeads.load(directory)
-        classifier = cls(model, tokenizer, config, sparse=sparse,
+        classifier = cls(model, tokenizer, config, sparse=sparse, heads=heads,
                          backend=select_backend(backend, directory, config, model, num_threads))
         if locate is True:
             from cur_nlp.geo import Locator
@@ -176,7 +177,6 @@ class ComplaintClassifier:
             cleaned.append(normalize_text(text))
         return cleaned
 
-    @torch.inference_mode()
     def embed(self, texts: Sequence[str], batch_size: int = 64, normalized: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Pooled encoder vectors of (already normalised when ``normalized``) texts, and a truncated flag per text.
 
@@ -189,8 +189,7 @@ class ComplaintClassifier:
         lengths = np.array([len(ids) for ids in encoded])
         truncated = lengths > self.config.max_length
         order = np.argsort(lengths, kind="stable")
-        hidden = self.model.encoder.config.hidden_size
-        vectors = np.zeros((len(cleaned), hidden), dtype=np.float32)
+        vectors = np.zeros((len(cleaned), self.heads.hidden_size), dtype=np.float32)
         pad_id = self.tokenizer.pad_token_id or 0
         widths = np.minimum(lengths, self.config.max_length)
         for start in range(0, len(order), batch_size):
@@ -212,24 +211,20 @@ class ComplaintClassifier:
         limit = self.config.max_length
         return ids if len(ids) <= limit else ids[: limit - 1] + [ids[-1]]
 
-    @torch.inference_mode()
     def head_logits(self, vectors: np.ndarray, cleaned: Sequence[str], features: Any | None = None) -> dict[str, np.ndarray]:
         """Uncalibrated logits per head: the encoder heads, mixed with the sparse n-gram heads when the model has them
         (``features``: the texts' precomputed sparse features, to avoid computing them twice)."""
-        self.model.eval()
-        logits = {k: v.float().numpy() for k, v in self.model.classify(torch.from_numpy(vectors)).items()}
+        logits = self.heads.logits(vectors)
         if self.sparse is None:
             return logits
         if features is None:
             features = self.sparse.features(list(cleaned))
         return mix_logits(logits, self.sparse.logits(features=features), self.config.extra["sparse"]["alpha"])
 
-    @torch.inference_mode()
     def _scores_from_vectors(self, vectors: np.ndarray) -> dict[str, np.ndarray]:
         """Encoder-head probabilities only (no sparse mixing): for comparing encoder backends."""
-        self.model.eval()
-        logits = self.model.classify(torch.from_numpy(vectors))
-        return {h.name: softmax(logits[h.name].float().numpy(), h.temperature) for h in self.config.heads}
+        logits = self.heads.logits(vectors)
+        return {h.name: softmax(logits[h.name], h.temperature) for h in self.config.heads}
 
     def _scores(self, vectors: np.ndarray, cleaned: Sequence[str], features: Any | None = None) -> dict[str, np.ndarray]:
         logits = self.head_logits(vectors, cleaned, features)

@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from cur_nlp.backends.export import DEFAULT_FP32_NODE_COUNTS
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="cur_nlp: topic, urgency, fake and places in citizens' posts (ЦУР).")
 data_app = typer.Typer(no_args_is_help=True, help="Prepare the labelled data: loaders, dedup, splits, data card.")
@@ -47,6 +49,8 @@ def predict(
     gazetteer: list[Path] = typer.Option([], "--gazetteer", "-g", help="Extra CSV/Parquet gazetteer (street registry); repeatable."),
     default_region: Optional[str] = typer.Option(None, help="Region assumed when a post names none."),
     default_city: Optional[str] = typer.Option(None, help="Settlement assumed for streets when a post names none."),
+    backend: str = typer.Option("auto", help="Encoder backend: auto, torch, torch-bf16, onnx, onnx-int8 "
+                                             "(ONNX ones after `cur-nlp export-onnx`; they start without torch)."),
 ) -> None:
     """Classify posts: adds topic, urgency, fake (and locations) to every record, in input order.
 
@@ -55,9 +59,12 @@ def predict(
     """
     from tqdm import tqdm
 
+    from cur_nlp.backends import BACKEND_NAMES
     from cur_nlp.classifier import ComplaintClassifier
     from cur_nlp.io import RecordWriter, detect_format, open_input, open_output, read_records
 
+    if backend not in BACKEND_NAMES:
+        raise typer.BadParameter(f"one of {', '.join(BACKEND_NAMES)}; got {backend!r}", param_hint="--backend")
     _setup_logging()
     locator = False
     if locate:
@@ -65,7 +72,7 @@ def predict(
 
         locator = Locator.default(*[TableGazetteer.from_file(p) for p in gazetteer],
                                   default_region=default_region, default_city=default_city)
-    classifier = ComplaintClassifier.from_pretrained(model, locate=locator)
+    classifier = ComplaintClassifier.from_pretrained(model, locate=locator, backend=backend)
     in_fmt = detect_format(input, input_format)
     out_fmt = detect_format(output, output_format)
     skipped = written = 0
@@ -229,6 +236,10 @@ def export_onnx_command(
     max_texts: int = typer.Option(4000, help="At most this many check texts."),
     onnx: bool = typer.Option(True, "--onnx/--no-onnx",
                               help="--no-onnx: write no ONNX file (removes existing ones), only check torch-bf16."),
+    fp32_nodes: str = typer.Option(
+        ",".join(map(str, DEFAULT_FP32_NODE_COUNTS)), "--fp32-nodes",
+        help="int8: how many of the most sensitive matmuls to keep in fp32, tried in this order until the check "
+             "passes ('0': quantise all)."),
 ) -> None:
     """Export the encoder to ONNX (fp32 and dynamic int8), check it (and bf16) against torch, record it in config.json.
 
@@ -251,8 +262,14 @@ def export_onnx_command(
                     check_texts.append(record["text"])
                     topics.append(record.get("topic"))
     step = max(1, len(check_texts) // max_texts) if check_texts else 1
+    try:
+        counts = [int(part) for part in fp32_nodes.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"--fp32-nodes takes comma-separated counts, e.g. 0,4,8; got {fp32_nodes!r}")
+    if not counts or min(counts) < 0:
+        raise typer.BadParameter(f"--fp32-nodes needs counts >= 0, got {fp32_nodes!r}")
     entries = export_onnx(model_dir, quantize=quantize, keep_fp32=keep_fp32, texts=check_texts[::step][:max_texts] or None,
-                          topic_labels=topics[::step][:max_texts] or None, write_onnx=onnx)
+                          topic_labels=topics[::step][:max_texts] or None, write_onnx=onnx, fp32_node_counts=counts)
     for name, entry in entries.items():
         check = entry["check"]
         typer.echo(f"{name}: {entry['file'] or '(no file)'} {entry['bytes'] / 1e6:.1f} MB, passed={entry['passed']}, "

@@ -73,6 +73,54 @@ def test_export_without_fp32_records_only_existing_files(tiny_model_dir, tmp_pat
     assert (directory / ONNX_FILES["onnx-int8"]).exists()
 
 
+def test_int8_export_keeps_sensitive_nodes_in_fp32_until_the_check_passes(tiny_model_dir, tmp_path):
+    from cur_nlp.backends.export import export_onnx, weight_nodes
+
+    directory = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, directory)
+    # an agreement above 1 cannot be reached: every rung of the ladder is tried and the last one is kept
+    entries = export_onnx(directory, quantize=True, keep_fp32=True, texts=SAMPLE_TEXTS, check_bf16=False,
+                          fp32_node_counts=(0, 1, 3), min_agreement=1.01)
+    int8 = entries["onnx-int8"]
+    quantization = int8["quantization"]
+    assert int8["passed"] is False
+    assert [t["fp32_nodes"] for t in quantization["tries"]] == [0, 1, 3]
+    nodes = weight_nodes(directory / ONNX_FILES["onnx"])
+    assert set(quantization["node_sensitivity"]) == set(nodes)
+    ranked = sorted(nodes, key=quantization["node_sensitivity"].__getitem__, reverse=True)
+    assert quantization["fp32_nodes"] == ranked[:3]
+    assert int8["bytes"] == (directory / ONNX_FILES["onnx-int8"]).stat().st_size
+    assert not list(directory.glob("*.tmp.onnx"))
+
+
+def test_int8_export_stops_at_the_first_count_that_passes(tiny_model_dir, tmp_path):
+    from cur_nlp.backends.export import export_onnx
+
+    directory = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, directory)
+    entries = export_onnx(directory, quantize=True, texts=SAMPLE_TEXTS, check_bf16=False, fp32_node_counts=(0, 2),
+                          min_agreement=0.0, max_f1_drop=1.0)
+    quantization = entries["onnx-int8"]["quantization"]
+    assert entries["onnx-int8"]["passed"] is True
+    assert [t["fp32_nodes"] for t in quantization["tries"]] == [0]
+    assert quantization["fp32_nodes"] == [] and "node_sensitivity" not in quantization
+
+
+def test_mixed_int8_with_every_node_in_fp32_is_the_fp32_graph(exported_dir, tmp_path):
+    from cur_nlp.backends import load_word_embeddings
+    from cur_nlp.backends.export import MixedInt8, _run_pooled, weight_nodes
+
+    fp32 = exported_dir / ONNX_FILES["onnx"]
+    table = load_word_embeddings(exported_dir).astype(np.float32)
+    batches = [np.array([[0, 5, 9, 14, 2]]), np.array([[0, 7, 3, 2]])]
+    mixed = MixedInt8(fp32, table, batches)
+    target = tmp_path / "mixed.onnx"
+    assert mixed.write(target, 1000) == mixed.ranked_nodes() and len(mixed.kept) == len(weight_nodes(fp32))
+    np.testing.assert_allclose(_run_pooled(target, table, batches), _run_pooled(fp32, table, batches), atol=1e-6)
+    mixed.write(target, 0)
+    assert mixed.kept == [] and target.stat().st_size < fp32.stat().st_size
+
+
 def test_onnx_vectors_match_torch(exported_dir):
     torch_clf = ComplaintClassifier.from_pretrained(exported_dir, backend="torch")
     onnx_clf = ComplaintClassifier.from_pretrained(exported_dir, backend="onnx")
@@ -82,6 +130,39 @@ def test_onnx_vectors_match_torch(exported_dir):
     np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3)
     for p, q in zip(torch_clf.predict(SAMPLE_TEXTS), onnx_clf.predict(SAMPLE_TEXTS)):
         assert {h: v.label for h, v in p.heads.items()} == {h: v.label for h, v in q.heads.items()}
+
+
+def test_onnx_classifier_runs_without_torch_or_transformers(exported_dir):
+    """The ONNX backends read the heads, word embeddings and tokenizer without torch: a fresh interpreter that
+    classifies with them never imports torch or transformers (the cold-start saving of these backends)."""
+    import subprocess
+
+    script = (
+        "import sys, json\n"
+        "from cur_nlp.classifier import ComplaintClassifier\n"
+        f"clf = ComplaintClassifier.from_pretrained({str(exported_dir)!r}, backend='onnx-int8')\n"
+        f"labels = [p.topic.label for p in clf.predict({SAMPLE_TEXTS[:3]!r} + [''])[:3]]\n"
+        "print(json.dumps({'model': clf.model is None, 'torch': 'torch' in sys.modules,\n"
+        "                  'transformers': 'transformers' in sys.modules, 'labels': labels}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    in_process = ComplaintClassifier.from_pretrained(exported_dir, backend="onnx-int8")
+    assert seen == {"model": True, "torch": False, "transformers": False,
+                    "labels": [p.topic.label for p in in_process.predict(SAMPLE_TEXTS[:3])]}
+
+
+def test_numpy_heads_match_the_torch_heads(exported_dir):
+    torch_clf = ComplaintClassifier.from_pretrained(exported_dir, backend="torch")
+    onnx_clf = ComplaintClassifier.from_pretrained(exported_dir, backend="onnx")
+    vectors = np.random.default_rng(0).normal(size=(5, torch_clf.heads.hidden_size)).astype(np.float32)
+    with torch.inference_mode():
+        expected = {k: v.numpy() for k, v in torch_clf.model.eval().classify(torch.from_numpy(vectors)).items()}
+    for clf in (torch_clf, onnx_clf):
+        got = clf.heads.logits(vectors)
+        assert set(got) == set(expected)
+        for name in expected:
+            np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, atol=1e-5)
 
 
 def test_int8_vectors_are_close(exported_dir):
@@ -199,6 +280,20 @@ def test_cli_export_onnx(tiny_model_dir, tmp_path):
     assert set(_recorded(directory)) == {"onnx"}
     assert "onnx: encoder.onnx" in result.output
     assert _recorded(directory)["onnx"]["check"]["topic_macro_f1"]["n"] == len(SAMPLE_TEXTS)
+
+
+def test_cli_export_onnx_fp32_nodes(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from cur_nlp.cli import app
+
+    directory = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, directory)
+    result = CliRunner().invoke(app, ["export-onnx", str(directory), "--fp32-nodes", "0"])
+    assert result.exit_code == 0, result.output
+    assert [t["fp32_nodes"] for t in _recorded(directory)["onnx-int8"]["quantization"]["tries"]] == [0]
+    result = CliRunner().invoke(app, ["export-onnx", str(directory), "--fp32-nodes", "4,x"])
+    assert result.exit_code != 0 and "--fp32-nodes" in result.output
 
 
 def test_onnx_splits_large_batches_without_changing_vectors(exported_dir):

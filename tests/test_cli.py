@@ -57,6 +57,18 @@ def test_predict_stdin_to_stdout_exit_zero(tiny_model_dir):
     assert record["id"] == 1 and record["topic"]["label"]
 
 
+def test_predict_backend_option(tiny_model_dir):
+    line = json.dumps({"id": 1, "text": "Сломана скамейка"}, ensure_ascii=False) + "\n"
+    result = _run(["predict", "-", "--model", str(tiny_model_dir), "--no-locate", "--backend", "torch"], input=line)
+    assert result.exit_code == 0
+    assert json.loads([x for x in result.stdout.splitlines() if x.startswith("{")][0])["topic"]["label"]
+    result = _run(["predict", "-", "--model", str(tiny_model_dir), "--no-locate", "--backend", "tpu"], input=line)
+    assert result.exit_code != 0 and "--backend" in result.output
+    # no ONNX file was exported for this model: the error says what to run
+    result = _run(["predict", "-", "--model", str(tiny_model_dir), "--no-locate", "--backend", "onnx-int8"], input=line)
+    assert result.exit_code != 0 and "export-onnx" in str(result.exception)
+
+
 def test_predict_csv_in_and_out(tiny_model_dir, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("id,text\n1,Открыт люк\n2,\n", encoding="utf-8")

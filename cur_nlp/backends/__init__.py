@@ -273,17 +273,20 @@ def select_backend(
     name: str,
     directory: str | Path,
     config: "ModelConfig",
-    model: "MultiHeadModel",
+    model: "MultiHeadModel | None",
     num_threads: int | None = None,
 ) -> EncoderBackend:
     """The backend for ``from_pretrained(backend=name)``.
 
     ``auto`` takes the first of :data:`AUTO_ORDER` that :func:`usable` allows, else torch fp32. Naming a
     backend explicitly skips the recorded check; ONNX ones still need the file and onnxruntime (errors say
-    what is missing).
+    what is missing). The torch backends need the loaded ``model``; the ONNX ones take the word embeddings from
+    ``model`` when given, else from ``model.safetensors`` (fp16, as stored: no torch import).
     """
     directory = Path(directory)
     name = resolve_backend(name, directory, config)
+    if name in ("torch", "torch-bf16") and model is None:
+        raise ValueError(f"backend {name!r} needs the torch model")
     if name == "torch":
         return TorchBackend(model)
     if name == "torch-bf16":
@@ -298,8 +301,10 @@ def select_backend(
         raise FileNotFoundError(f"{path} not found; run `cur-nlp export-onnx {directory}` first")
     if not onnxruntime_available():
         raise ImportError(f"backend {name!r} needs onnxruntime: pip install onnxruntime")
-    # share the fp32 table the torch model already holds instead of loading a second copy
-    table = model.encoder.get_input_embeddings().weight.detach().float().numpy()
+    if model is not None:  # share the fp32 table the torch model already holds instead of loading a second copy
+        table = model.encoder.get_input_embeddings().weight.detach().float().numpy()
+    else:
+        table = load_word_embeddings(directory)
     return OnnxBackend(path, table, name=name, num_threads=num_threads)
 
 

@@ -7,7 +7,9 @@ embedding lookup is not, because that table (the largest matrix of the model) is
 with ONNX Runtime's transformer optimiser (attention, LayerNorm, GELU) when the fused graph gives the same
 vectors, and quantised with ``quantize_dynamic`` (int8 weights per output channel, activations per tensor at
 run time) after SmoothQuant-style rescaling: this encoder has a few activation channels 20-70x larger than the
-rest, which would otherwise set the int8 scale of whole tensors (see :func:`smooth_activations`).
+rest, which would otherwise set the int8 scale of whole tensors (see :func:`smooth_activations`). When the fully
+quantised graph still fails its check, the matmuls whose quantisation moves the vectors most are left in fp32, a
+few more at a time, until the check passes (see :class:`MixedInt8`).
 
 Every exported file is checked against the torch model on the given texts (label agreement per head,
 vector difference and, when topic labels are given, topic macro-F1) and recorded in
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -150,14 +154,37 @@ def fuse_transformer(path: Path, num_heads: int, hidden_size: int, reference: tu
     return counts
 
 
-def quantize_int8(source: Path, target: Path, per_channel: bool = True) -> None:
-    """Dynamic int8 quantisation of the MatMul/Attention weights (activations quantised at run time)."""
+def quantize_int8(source: Path, target: Path, per_channel: bool = True, exclude: Sequence[str] = (),
+                  only: Sequence[str] | None = None) -> None:
+    """Dynamic int8 quantisation of the MatMul/Attention weights (activations quantised at run time); nodes named in
+    ``exclude`` stay fp32, and with ``only`` just those nodes are quantised."""
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # fused contrib ops (Attention, SkipLayerNormalization) defeat ONNX shape inference: their outputs are float
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=per_channel,
-                     extra_options={"MatMulConstBOnly": True, "DefaultTensorType": TensorProto.FLOAT})
+    # onnxruntime.quantization logs a few lines per tensor on the root logger: hundreds per call
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        # fused contrib ops (Attention, SkipLayerNormalization) defeat ONNX shape inference: their outputs are float
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=per_channel,
+                         nodes_to_exclude=list(exclude), nodes_to_quantize=list(only) if only else None,
+                         extra_options={"MatMulConstBOnly": True, "DefaultTensorType": TensorProto.FLOAT})
+    finally:
+        root.setLevel(level)
+
+
+def weight_nodes(path: Path) -> list[str]:
+    """Names of the nodes of the graph at ``path`` that :func:`quantize_int8` quantises, in graph order: the
+    MatMul/Attention nodes that multiply by a stored weight and the Gather nodes that look up a stored table (the
+    position and token-type embeddings)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    weights = {i.name for i in model.graph.initializer}
+    return [n.name for n in model.graph.node
+            if (n.op_type in ("MatMul", "Attention") and len(n.input) > 1 and n.input[1] in weights)
+            or (n.op_type in ("Gather", "EmbedLayerNormalization") and n.input and n.input[0] in weights)]
 
 
 def _token_batches(tokenizer: Any, config: ModelConfig, texts: Sequence[str]) -> list[np.ndarray]:
@@ -233,28 +260,69 @@ def smooth_activations(source: Path, target: Path, ranges: dict[str, np.ndarray]
 
 
 def _cosines(path: Path, table: np.ndarray, batches: Sequence[np.ndarray], reference: np.ndarray) -> np.ndarray:
+    got = _run_pooled(path, table, batches)
+    return (got * reference).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(reference, axis=1) + 1e-12)
+
+
+def _run_pooled(path: Path, table: np.ndarray, batches: Sequence[np.ndarray]) -> np.ndarray:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = np.concatenate([session.run(["pooled"], {"inputs_embeds": table[ids].astype(np.float32),
-                                                   "attention_mask": np.ones_like(ids)})[0] for ids in batches])
-    return (got * reference).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(reference, axis=1) + 1e-12)
+    return np.concatenate([session.run(["pooled"], {"inputs_embeds": table[ids].astype(np.float32),
+                                                    "attention_mask": np.ones_like(ids)})[0] for ids in batches])
+
+
+@dataclass
+class MixedInt8:
+    """The (smoothed) fp32 graph an int8 file is quantised from, and what is needed to keep its most sensitive
+    matmuls in fp32. A node's sensitivity is how much quantising that node alone lowers the mean cosine of the
+    pooled vectors to the fp32 ones on the selection sequences (dev texts, never the test sets); the FFN output
+    projections of this encoder lead, because their inputs (GELU outputs) keep a few huge channels even after
+    smoothing (``reports/int8_sensitivity.json``)."""
+
+    source: Path
+    table: np.ndarray
+    selection: list[np.ndarray]
+    per_channel: bool = True
+    sensitivity: dict[str, float] | None = None
+    kept: list[str] = field(default_factory=list)
+    """The nodes left in fp32 by the last :meth:`write`."""
+
+    def ranked_nodes(self) -> list[str]:
+        """Weight nodes, most sensitive first (measured once, one quantisation per node)."""
+        if self.sensitivity is None:
+            reference = _run_pooled(self.source, self.table, self.selection)
+            probe = self.source.with_suffix(".probe.onnx")
+            self.sensitivity = {}
+            try:
+                for node in weight_nodes(self.source):
+                    quantize_int8(self.source, probe, per_channel=self.per_channel, only=[node])
+                    cosine = _cosines(probe, self.table, self.selection, reference)
+                    self.sensitivity[node] = float(1.0 - cosine.mean())
+            finally:
+                probe.unlink(missing_ok=True)
+        return sorted(self.sensitivity, key=self.sensitivity.__getitem__, reverse=True)
+
+    def write(self, target: Path, fp32_nodes: int) -> list[str]:
+        """Quantise into ``target`` with the ``fp32_nodes`` most sensitive nodes left in fp32; returns their names."""
+        self.kept = self.ranked_nodes()[:fp32_nodes] if fp32_nodes else []
+        quantize_int8(self.source, target, per_channel=self.per_channel, exclude=self.kept)
+        return self.kept
 
 
 def quantize_calibrated(
     fp32_path: Path, int8_path: Path, table: np.ndarray, batches: Sequence[np.ndarray],
     alphas: Sequence[float | None] = (None, 0.5, 0.6, 0.7, 0.8), per_channel: bool = True,
-) -> dict[str, Any]:
+    keep_source: Path | None = None,
+) -> tuple[dict[str, Any], MixedInt8]:
     """Dynamic int8 with SmoothQuant, ``alpha`` chosen among ``alphas`` (``None``: no smoothing) by the mean
     cosine of the int8 vectors to the fp32 ones: ranges are measured on the even-numbered sequences of
-    ``batches`` and candidates compared on the odd-numbered ones. Writes the best to ``int8_path``."""
-    import onnxruntime as ort
-
+    ``batches`` and candidates compared on the odd-numbered ones. Writes the best to ``int8_path``; returns the
+    calibration record and a :class:`MixedInt8` over the chosen fp32 graph (smoothed into ``keep_source`` when
+    given; the caller removes that file)."""
     calibration, selection = list(batches[0::2]), list(batches[1::2]) or list(batches)
     ranges = activation_ranges(fp32_path, table, calibration)
-    session = ort.InferenceSession(str(fp32_path), providers=["CPUExecutionProvider"])
-    reference = np.concatenate([session.run(["pooled"], {"inputs_embeds": table[ids].astype(np.float32),
-                                                         "attention_mask": np.ones_like(ids)})[0] for ids in selection])
+    reference = _run_pooled(fp32_path, table, selection)
     candidates: dict[str, float] = {}
     best: tuple[float, float | None] | None = None
     smoothed_path, candidate_path = fp32_path.with_suffix(".smooth.onnx"), int8_path.with_suffix(".candidate.onnx")
@@ -274,8 +342,16 @@ def quantize_calibrated(
         for leftover in (smoothed_path, candidate_path):
             leftover.unlink(missing_ok=True)
     assert best is not None
-    return {"smooth_alpha": best[1], "mean_cosine_by_alpha": candidates, "calibration_sequences": len(calibration),
-            "selection_sequences": len(selection)}
+    source = fp32_path
+    if keep_source is not None:
+        if best[1] is None:
+            shutil.copyfile(fp32_path, keep_source)
+        else:
+            smooth_activations(fp32_path, keep_source, ranges, best[1])
+        source = keep_source
+    record = {"smooth_alpha": best[1], "mean_cosine_by_alpha": candidates, "calibration_sequences": len(calibration),
+              "selection_sequences": len(selection)}
+    return record, MixedInt8(source, table, selection, per_channel)
 
 
 def check_backend(
@@ -359,6 +435,11 @@ def _passes(check: dict[str, Any], name: str, min_agreement: float, max_f1_drop:
     return f1["accuracy_torch"] - f1["accuracy"] <= max_f1_drop and f1["torch"] - f1[name] <= max_f1_drop
 
 
+DEFAULT_FP32_NODE_COUNTS = (0, 2, 4, 6, 8, 12, 16, 24)
+"""How many of the most sensitive matmuls the int8 export tries to keep in fp32, in order: the first count whose
+int8 file passes the check is kept (each fp32 FFN projection of a 384-wide encoder adds about 1.8 MB)."""
+
+
 def export_onnx(
     model_dir: str | Path,
     quantize: bool = True,
@@ -370,6 +451,7 @@ def export_onnx(
     fuse: bool = True,
     smooth_alphas: Sequence[float | None] = (None, 0.5, 0.6, 0.7, 0.8),
     calibration_texts: int = 256,
+    fp32_node_counts: Sequence[int] = DEFAULT_FP32_NODE_COUNTS,
     check_bf16: bool | None = None,
     write_onnx: bool = True,
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
@@ -381,9 +463,12 @@ def export_onnx(
     ``keep_fp32`` (default: only when not quantising) keeps the fp32 file next to the int8 one; it is about
     4x larger, so a shipped model directory usually holds the int8 file only. The int8 graph is smoothed
     (SmoothQuant) before quantisation, with the strength picked among ``smooth_alphas`` on the first
-    ``calibration_texts`` check texts (see :func:`quantize_calibrated`). ``check_bf16`` (default: where the CPU
-    has native bf16) also checks the file-less ``torch-bf16`` backend and records it; ``write_onnx=False``
-    writes no ONNX file (and removes existing ones) and only checks that. Returns the recorded
+    ``calibration_texts`` check texts (see :func:`quantize_calibrated`). When the fully quantised file fails the
+    check, the export keeps the most sensitive matmuls in fp32 (ranked on the same calibration texts, see
+    :class:`MixedInt8`), trying the counts of ``fp32_node_counts`` in order and keeping the first file that passes
+    (or the last tried, recorded as failed); ``fp32_node_counts=(0,)`` quantises every matmul. ``check_bf16``
+    (default: where the CPU has native bf16) also checks the file-less ``torch-bf16`` backend and records it;
+    ``write_onnx=False`` writes no ONNX file (and removes existing ones) and only checks that. Returns the recorded
     ``extra["backends"]`` entry.
     """
     from cur_nlp.encoder import MultiHeadModel
@@ -393,10 +478,12 @@ def export_onnx(
     config = ModelConfig.load(directory)
     model = MultiHeadModel.load(directory, config)
     fp32_path, int8_path = directory / ONNX_FILES["onnx"], directory / ONNX_FILES["onnx-int8"]
+    counts = list(fp32_node_counts) or [0]
 
     started = time.perf_counter()
     check_texts = list(texts) if texts else FALLBACK_CHECK_TEXTS
     calibration: dict[str, Any] | None = None
+    mixed: MixedInt8 | None = None
     fused: dict[str, int] = {}
     if not write_onnx:
         for path in (fp32_path, int8_path):
@@ -404,8 +491,8 @@ def export_onnx(
                 log.info("removing %s (--no-onnx)", path)
                 path.unlink()
     else:
-        fused, calibration = _write_onnx_files(model, config, directory, check_texts, quantize, fuse,
-                                               calibration_texts, smooth_alphas, per_channel)
+        fused, calibration, mixed = _write_onnx_files(model, config, directory, check_texts, quantize, fuse,
+                                                      calibration_texts, smooth_alphas, per_channel, counts[0])
     export_seconds = time.perf_counter() - started
 
     # record what exists first (checks load the backends by name), then the checks
@@ -429,19 +516,41 @@ def export_onnx(
 
     reference = ComplaintClassifier.from_pretrained(directory, backend="torch")
     cache: dict[str, Any] = {}
-    for name in names:
+    criteria = {"min_agreement": min_agreement, "max_topic_f1_drop": max_f1_drop}
+
+    def checked(name: str) -> tuple[dict[str, Any], bool]:
         check = check_backend(directory, name, check_texts, topic_labels if texts else None, reference, cache=cache)
         check["texts"] = "given" if texts else "built-in smoke set"
-        entries[name].update(
-            passed=_passes(check, name, min_agreement, max_f1_drop),
-            check=check,
-            criteria={"min_agreement": min_agreement, "max_topic_f1_drop": max_f1_drop},
-        )
-        entries[name]["quantization"] = (
-            {"type": "dynamic", "weights": "QInt8", "per_channel": per_channel, **(calibration or {})}
-            if name == "onnx-int8" else None)
-        entries[name]["fused_ops"] = fused if name != "torch-bf16" else None
-        log.info("%s: %s", name, json.dumps(entries[name], ensure_ascii=False))
+        return check, _passes(check, name, min_agreement, max_f1_drop)
+
+    try:
+        for name in names:
+            check, passed = checked(name)
+            entries[name]["quantization"] = None
+            if name == "onnx-int8":
+                assert mixed is not None
+                quantization = {"type": "dynamic", "weights": "QInt8", "per_channel": per_channel, **(calibration or {}),
+                                "fp32_nodes": mixed.kept, "tries": [_try_summary(counts[0], check, passed)]}
+                ladder_started = time.perf_counter()
+                for count in counts[1:]:
+                    if passed:
+                        break
+                    mixed.write(int8_path, count)
+                    check, passed = checked(name)
+                    quantization["tries"].append(_try_summary(count, check, passed))
+                    quantization["fp32_nodes"] = mixed.kept
+                    entries[name]["bytes"] = int8_path.stat().st_size
+                quantization["ladder_seconds"] = round(time.perf_counter() - ladder_started, 1)
+                if mixed.sensitivity is not None:
+                    quantization["node_sensitivity"] = {k: float(f"{v:.3g}") for k, v in mixed.sensitivity.items()}
+                entries[name]["quantization"] = quantization
+            entries[name].update(passed=passed, check=check, criteria=criteria)
+            entries[name]["fused_ops"] = fused if name != "torch-bf16" else None
+            log.info("%s: %s", name, json.dumps({k: v for k, v in entries[name].items() if k != "quantization"},
+                                                ensure_ascii=False))
+    finally:
+        if mixed is not None and mixed.source != fp32_path:
+            mixed.source.unlink(missing_ok=True)
     if write_onnx and not keep_fp32:
         fp32_path.unlink()
         entries.pop("onnx")
@@ -452,12 +561,22 @@ def export_onnx(
     return entries
 
 
+def _try_summary(fp32_nodes: int, check: dict[str, Any], passed: bool) -> dict[str, Any]:
+    """One rung of the fp32-node ladder as recorded: its count, result, agreement and topic F1 difference."""
+    f1 = check.get("topic_macro_f1") or {}
+    return {"fp32_nodes": fp32_nodes, "passed": passed, "agreement": check["agreement"],
+            "min_cosine": check["min_cosine"],
+            "topic_macro_f1_diff": (f1["difference"]["diff"] if f1 else None),
+            "topic_accuracy_diff": (f1["accuracy"] - f1["accuracy_torch"] if f1 else None)}
+
+
 def _write_onnx_files(
     model: Any, config: ModelConfig, directory: Path, check_texts: Sequence[str], quantize: bool, fuse: bool,
-    calibration_texts: int, smooth_alphas: Sequence[float | None], per_channel: bool,
-) -> tuple[dict[str, int], dict[str, Any] | None]:
-    """Write ``encoder.onnx`` (fused when equivalent) and, with ``quantize``, ``encoder.int8.onnx``; returns
-    the fused operator counts and the int8 calibration record."""
+    calibration_texts: int, smooth_alphas: Sequence[float | None], per_channel: bool, fp32_nodes: int = 0,
+) -> tuple[dict[str, int], dict[str, Any] | None, MixedInt8 | None]:
+    """Write ``encoder.onnx`` (fused when equivalent) and, with ``quantize``, ``encoder.int8.onnx`` (its
+    ``fp32_nodes`` most sensitive matmuls left in fp32); returns the fused operator counts, the int8 calibration
+    record and the :class:`MixedInt8` that can rewrite the int8 file (its source graph is removed by the caller)."""
     import torch
 
     hidden = model.encoder.config.hidden_size
@@ -472,16 +591,16 @@ def _write_onnx_files(
         expected = _pooled_encoder(model)(embeds, mask).numpy()
     fused = fuse_transformer(fp32_path, model.encoder.config.num_attention_heads, hidden,
                              (embeds.numpy(), mask.numpy(), expected)) if fuse else {}
-    calibration: dict[str, Any] | None = None
-    if quantize:
-        from transformers import AutoTokenizer
+    if not quantize:
+        int8_path.unlink(missing_ok=True)
+        return fused, None, None
+    from cur_nlp.backends import load_word_embeddings
+    from cur_nlp.classifier import load_tokenizer
 
-        from cur_nlp.backends import load_word_embeddings
-
-        tokenizer = AutoTokenizer.from_pretrained(str(directory), use_fast=True)
-        batches = _token_batches(tokenizer, config, check_texts[:calibration_texts])
-        calibration = quantize_calibrated(fp32_path, int8_path, load_word_embeddings(directory), batches,
-                                          alphas=smooth_alphas, per_channel=per_channel)
-    elif int8_path.exists():
-        int8_path.unlink()
-    return fused, calibration
+    batches = _token_batches(load_tokenizer(directory), config, check_texts[:calibration_texts])
+    calibration, mixed = quantize_calibrated(fp32_path, int8_path, load_word_embeddings(directory), batches,
+                                             alphas=smooth_alphas, per_channel=per_channel,
+                                             keep_source=directory / "encoder.int8-source.tmp.onnx")
+    if fp32_nodes:
+        mixed.write(int8_path, fp32_nodes)
+    return fused, calibration, mixed
