@@ -1,4 +1,4 @@
-"""Which matmuls cost dynamic int8 its accuracy? A study for issue 6 (not used by the library yet).
+"""Which matmuls cost dynamic int8 its accuracy? The study for issue 6 behind ``MixedInt8`` in the export.
 
 Exports the fp32 ONNX encoder of a model into a scratch copy, applies SmoothQuant (alpha 0.8, as
 ``cur-nlp export-onnx`` chose for the shipped model), then:
@@ -10,8 +10,8 @@ Exports the fp32 ONNX encoder of a model into a scratch copy, applies SmoothQuan
 
     python benchmarks/int8_sensitivity.py --model models/default --out reports/int8_sensitivity.json
 
-The counts are not chosen here: picking one by its test score would leak the test sets. The export would have to
-pick it on dev, as it picks the SmoothQuant strength.
+The counts are not chosen here: picking one by its test score would leak the test sets. ``cur-nlp export-onnx``
+picks it on dev (``cur_nlp.backends.export.MixedInt8``), as it picks the SmoothQuant strength.
 """
 
 from __future__ import annotations
