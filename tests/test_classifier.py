@@ -94,6 +94,30 @@ def test_places_come_back_per_post_in_order(tiny_model_dir):
     assert [r.locations for r in clf.predict(posts)] == [["яма"], [], [], ["нет"]]
 
 
+def test_tokenizer_without_tokenizer_json_is_converted(tiny_model_dir, tmp_path):
+    """A directory with only a vocabulary file (a slow tokenizer) still loads: transformers converts it once."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    from cur_nlp.tokenizer import EncoderTokenizer
+
+    vocab = AutoTokenizer.from_pretrained(str(tiny_model_dir)).get_vocab()
+    (tmp_path / "vocab.txt").write_text("\n".join(sorted(vocab, key=vocab.get)) + "\n", encoding="utf-8")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "BertTokenizer",
+                                                                "do_lower_case": True}))
+    tokenizer = EncoderTokenizer.from_dir(tmp_path)
+    expected = AutoTokenizer.from_pretrained(str(tmp_path), use_fast=True)
+    assert tokenizer(SAMPLE_TEXTS, truncation=True, max_length=8)["input_ids"] == \
+        expected(SAMPLE_TEXTS, truncation=True, max_length=8)["input_ids"]
+    assert tokenizer.pad_token_id == expected.pad_token_id
+    assert tokenizer(SAMPLE_TEXTS[0])["input_ids"] == expected(SAMPLE_TEXTS[0])["input_ids"]
+    with pytest.raises(ValueError, match="max_length"):
+        tokenizer(SAMPLE_TEXTS, truncation=True)
+    with pytest.raises(FileNotFoundError):
+        EncoderTokenizer.from_dir(tmp_path / "missing")
+
+
 @pytest.mark.parametrize("model", ["tiny", "shipped"])
 def test_direct_tokenizer_gives_the_same_ids_as_autotokenizer(model, tiny_model_dir):
     from transformers import AutoTokenizer
