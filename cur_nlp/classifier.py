@@ -137,7 +137,7 @@ class ComplaintClassifier:
 
                 torch.set_num_threads(num_threads)
             model = MultiHeadModel.load(directory, config, encoder_dtype(backend))
-        heads = LinearHeads.load(directory, config)
+        heads = LinearHeads.load(directory, config) if model is None else None  # else read off the loaded model
         tokenizer = load_tokenizer(directory)
         sparse = None
         if "sparse" in config.extra:

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cur_nlp.backends import BACKEND_NAMES
+
 log = logging.getLogger("cur_nlp.serve")
 
 
@@ -57,7 +59,7 @@ class Settings(BaseSettings):
     max_queue_items: int = Field(1024, ge=1, description="Posts waiting for the model before new requests get 503.")
     request_timeout_s: float = Field(30.0, gt=0, description="Longest wait for a result before 503.")
     num_threads: int | None = Field(None, ge=1, description="Torch CPU threads (default: torch's choice).")
-    backend: Literal["auto", "torch", "torch-bf16", "onnx", "onnx-int8"] = Field(
+    backend: Literal[BACKEND_NAMES] = Field(  # type: ignore[valid-type]
         "auto", description="Encoder backend (cur_nlp.backends): auto picks the fastest one checked for the model; "
                             "torch (fp32) uses less memory than torch-bf16.")
     warmup: bool = Field(True, description="Run one prediction at startup so the first request is not slow.")

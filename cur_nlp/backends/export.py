@@ -174,6 +174,12 @@ def quantize_int8(source: Path, target: Path, per_channel: bool = True, exclude:
         root.setLevel(level)
 
 
+def _multiplies_weight(node: Any, weights: Any) -> bool:
+    """Whether ``node`` is a MatMul/Attention whose second input is a stored weight (what int8 quantises and
+    SmoothQuant rescales); ``weights``: the graph's initializer names."""
+    return node.op_type in ("MatMul", "Attention") and len(node.input) > 1 and node.input[1] in weights
+
+
 def weight_nodes(path: Path) -> list[str]:
     """Names of the nodes of the graph at ``path`` that :func:`quantize_int8` quantises, in graph order: the
     MatMul/Attention nodes that multiply by a stored weight and the Gather nodes that look up a stored table (the
@@ -183,7 +189,7 @@ def weight_nodes(path: Path) -> list[str]:
     model = onnx.load(str(path), load_external_data=False)
     weights = {i.name for i in model.graph.initializer}
     return [n.name for n in model.graph.node
-            if (n.op_type in ("MatMul", "Attention") and len(n.input) > 1 and n.input[1] in weights)
+            if _multiplies_weight(n, weights)
             or (n.op_type in ("Gather", "EmbedLayerNormalization") and n.input and n.input[0] in weights)]
 
 
@@ -209,8 +215,7 @@ def activation_ranges(path: Path, table: np.ndarray, batches: Sequence[np.ndarra
 
     model = onnx.load(str(path))
     weights = {i.name for i in model.graph.initializer}
-    inputs = sorted({n.input[0] for n in model.graph.node
-                     if n.op_type in ("MatMul", "Attention") and len(n.input) > 1 and n.input[1] in weights})
+    inputs = sorted({n.input[0] for n in model.graph.node if _multiplies_weight(n, weights)})
     for name in inputs:
         model.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -239,8 +244,7 @@ def smooth_activations(source: Path, target: Path, ranges: dict[str, np.ndarray]
     nodes = []
     smoothed = 0
     for node in graph.node:
-        if node.op_type in ("MatMul", "Attention") and len(node.input) > 1 and node.input[0] in ranges \
-                and node.input[1] in weights:
+        if _multiplies_weight(node, weights) and node.input[0] in ranges:
             weight = numpy_helper.to_array(weights[node.input[1]])
             scale = ranges[node.input[0]] ** alpha / np.maximum(np.abs(weight).max(1), 1e-5) ** (1 - alpha)
             scale = np.clip(scale, 1e-2, 1e2).astype(np.float32)
