@@ -486,7 +486,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             clf = ComplaintClassifier.from_pretrained(exported, backend=name, num_threads=threads)
             clfs[name] = clf
             scores, seconds = run_batched(clf, texts, args.batch_size)
-            add(f"{name} batched", seconds, len(texts), scores, reference, clf, float(flops_each.sum()))
+            add(f"{name} batched", seconds, len(texts), scores, reference, clf, float(flops_each.sum()),
+                implementation=getattr(clf.backend, "implementation", None))
+        if "torch-bf16" in names and clfs["torch-bf16"].backend.implementation != "transformers":
+            # the same bf16 weights through transformers' BertModel (what torch-bf16 ran before cur_nlp.bert)
+            from cur_nlp.backends import TorchBf16Backend
+
+            clf = ComplaintClassifier.from_pretrained(exported, backend="torch-bf16", num_threads=threads)
+            clf.backend = TorchBf16Backend.from_model(torch_clf.model)
+            scores, seconds = run_batched(clf, texts, args.batch_size)
+            add("torch-bf16 (transformers encoder) batched", seconds, len(texts), scores, reference, clf,
+                float(flops_each.sum()), implementation="transformers")
+            del clf
 
         # -- batch size sweep of the fast backends on the first posts
         if args.sweep:

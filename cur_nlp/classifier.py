@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from cur_nlp.backends import ONNX_FILES, EncoderBackend, TorchBackend, resolve_backend, select_backend
+from cur_nlp.backends import EncoderBackend, TorchBackend, resolve_backend, select_backend
 from cur_nlp.heads import LinearHeads
 from cur_nlp.model_dir import HeadSpec, ModelConfig
 from cur_nlp.normalize import normalize_text
@@ -118,7 +118,9 @@ class ComplaintClassifier:
         ``backend`` runs the encoder: ``"torch"`` (fp32), ``"torch-bf16"``, ``"onnx"``, ``"onnx-int8"`` (files
         written by ``cur-nlp export-onnx``) or ``"auto"``: the fastest backend that ``cur-nlp export-onnx`` checked
         against torch on this model and that this machine can run, else torch (see :mod:`cur_nlp.backends`). The
-        encoder weights are loaded once, in the dtype the backend runs.
+        encoder weights are loaded once, in the dtype the backend runs. Only ``torch`` (the reference) builds the
+        transformers model, kept as :attr:`model`; ``torch-bf16`` runs :mod:`cur_nlp.bert` where it supports the
+        encoder, and the ONNX backends need neither transformers nor torch, so :attr:`model` is ``None`` for them.
         """
         directory = Path(path) if path is not None else default_model_path()
         if not directory.is_dir():
@@ -128,15 +130,14 @@ class ComplaintClassifier:
         config = ModelConfig.load(directory)
         backend = resolve_backend(backend, directory, config)
         model = None
-        if backend not in ONNX_FILES:  # the ONNX backends need neither torch nor the torch weights of the encoder
-            from cur_nlp.backends import encoder_dtype
+        if backend == "torch":  # the reference; torch-bf16 and the ONNX backends load their own encoder weights
             from cur_nlp.encoder import MultiHeadModel
 
             if num_threads:
                 import torch
 
                 torch.set_num_threads(num_threads)
-            model = MultiHeadModel.load(directory, config, encoder_dtype(backend))
+            model = MultiHeadModel.load(directory, config)
         heads = LinearHeads.load(directory, config) if model is None else None  # else read off the loaded model
         tokenizer = load_tokenizer(directory)
         sparse = None

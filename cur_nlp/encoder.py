@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig
 
+from cur_nlp.bert import mean_pool
 from cur_nlp.model_dir import ENCODER_SUBDIR, WEIGHTS_FILE, ModelConfig
 
 
@@ -24,10 +25,16 @@ def _skip_random_init():
     return no_init_weights()
 
 
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Average token vectors over the non-padding positions."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+class HiddenStates(nn.Module):
+    """A transformers encoder called as ``(input_ids, attention_mask) -> last hidden states``, the interface of
+    :class:`cur_nlp.bert.BertEncoder`."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
 class MultiHeadModel(nn.Module):

@@ -201,9 +201,20 @@ def test_bf16_vectors_are_close(exported_dir):
     assert cosine.min() > 0.99
     # the bf16 classifier loads its encoder in bf16 (no fp32 copy kept); a bf16 backend made from an fp32
     # model leaves that model as it is
-    assert next(bf16.model.encoder.parameters()).dtype == torch.bfloat16
-    assert TorchBf16Backend(torch_clf.model).encoder is not torch_clf.model.encoder
+    assert next(bf16.backend.encoder.parameters()).dtype == torch.bfloat16
+    copied = TorchBf16Backend.from_model(torch_clf.model)
+    assert copied.implementation == "transformers" and copied.encoder.encoder is not torch_clf.model.encoder
     assert next(torch_clf.model.encoder.parameters()).dtype == torch.float32
+    np.testing.assert_allclose(copied.embed(*_ids_and_mask(bf16)), bf16.backend.embed(*_ids_and_mask(bf16)), atol=2e-2)
+
+
+def _ids_and_mask(clf: ComplaintClassifier) -> tuple[np.ndarray, np.ndarray]:
+    encoded = clf.tokenizer(SAMPLE_TEXTS)["input_ids"]
+    width = max(map(len, encoded))
+    ids = np.zeros((len(encoded), width), dtype=np.int64)
+    for row, tokens in enumerate(encoded):
+        ids[row, : len(tokens)] = tokens
+    return ids, (ids != 0).astype(np.int64)
 
 
 def test_bf16_pads_batches_to_a_multiple_of_16_without_changing_vectors(exported_dir):

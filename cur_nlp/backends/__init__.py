@@ -105,11 +105,13 @@ def native_bf16() -> bool:
 
 
 class TorchBf16Backend:
-    """The PyTorch encoder in bfloat16; pooling runs in fp32 on the bf16 hidden states. Fast only where
+    """A PyTorch encoder in bfloat16; pooling runs in fp32 on the bf16 hidden states. Fast only where
     :func:`native_bf16` holds.
 
-    A model loaded with ``encoder_dtype=torch.bfloat16`` (what ``from_pretrained`` does for this backend) is used
-    as it is; an fp32 model is left untouched and a bf16 copy of its encoder is made.
+    ``encoder(input_ids, attention_mask)`` (a torch module) returns the last hidden states. :meth:`from_model_dir` (what
+    ``from_pretrained`` uses) builds :class:`cur_nlp.bert.BertEncoder` when it supports the encoder, so that
+    transformers is never imported, else loads the encoder through transformers; :meth:`from_model` makes a bf16
+    copy of an fp32 ``MultiHeadModel``'s encoder and leaves that model untouched.
     """
 
     name = "torch-bf16"
@@ -119,26 +121,48 @@ class TorchBf16Backend:
     grows memory by hundreds of MB; multiples of 16 keep the shapes few and measured as fast as multiples of 8 and
     3% faster than exact widths on the test posts (``docs/speed.md``, third round)."""
 
-    def __init__(self, model: "MultiHeadModel") -> None:
+    def __init__(self, encoder: Any, pooling: str, implementation: str) -> None:
+        self.encoder = encoder
+        self.pooling = pooling
+        self.implementation = implementation
+        """``cur_nlp.bert`` or ``transformers``: which code runs the encoder."""
+
+    @classmethod
+    def from_model_dir(cls, directory: str | Path, config: "ModelConfig") -> "TorchBf16Backend":
+        """The bf16 encoder of a model directory, loaded straight in bf16 (no fp32 copy is made)."""
+        import torch
+
+        from cur_nlp import bert
+
+        if bert.supports(bert.read_encoder_config(directory)):
+            return cls(bert.BertEncoder.from_model_dir(directory, torch.bfloat16), config.pooling, "cur_nlp.bert")
+        from cur_nlp.encoder import MultiHeadModel
+
+        return cls.from_model(MultiHeadModel.load(directory, config, torch.bfloat16))
+
+    @classmethod
+    def from_model(cls, model: "MultiHeadModel") -> "TorchBf16Backend":
+        """The transformers encoder of ``model`` in bf16: used as it is when already bf16, else copied."""
         import copy
 
         import torch
 
+        from cur_nlp.encoder import HiddenStates
+
         encoder = model.encoder
         if next(encoder.parameters()).dtype != torch.bfloat16:
             encoder = copy.deepcopy(encoder).to(torch.bfloat16)
-        self.encoder = encoder.eval()
-        self.pooling = model.config.pooling
+        return cls(HiddenStates(encoder.eval()), model.config.pooling, "transformers")
 
     def embed(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Pooled fp32 vectors from the bf16 encoder."""
         import torch
 
-        from cur_nlp.encoder import mean_pool
+        from cur_nlp.bert import mean_pool
 
         mask = torch.as_tensor(attention_mask)
         with torch.inference_mode():
-            hidden = self.encoder(input_ids=torch.as_tensor(input_ids), attention_mask=mask).last_hidden_state.float()
+            hidden = self.encoder(torch.as_tensor(input_ids), mask).float()
             pooled = hidden[:, 0] if self.pooling == "cls" else mean_pool(hidden, mask)
         return pooled.numpy()
 
@@ -261,14 +285,6 @@ def resolve_backend(name: str, directory: str | Path, config: "ModelConfig") -> 
     return name
 
 
-def encoder_dtype(name: str) -> Any:
-    """The dtype to load the encoder weights in for backend ``name`` (bf16 for ``torch-bf16``, else fp32), so that
-    the bf16 backend does not keep an unused fp32 copy of the encoder in memory."""
-    import torch
-
-    return torch.bfloat16 if name == "torch-bf16" else torch.float32
-
-
 def select_backend(
     name: str,
     directory: str | Path,
@@ -280,21 +296,22 @@ def select_backend(
 
     ``auto`` takes the first of :data:`AUTO_ORDER` that :func:`usable` allows, else torch fp32. Naming a
     backend explicitly skips the recorded check; ONNX ones still need the file and onnxruntime (errors say
-    what is missing). The torch backends need the loaded ``model``; the ONNX ones take the word embeddings from
-    ``model`` when given, else from ``model.safetensors`` (fp16, as stored: no torch import).
+    what is missing). ``torch`` needs the loaded ``model``; ``torch-bf16`` copies its encoder when given, else
+    loads its own from the directory (:meth:`TorchBf16Backend.from_model_dir`); the ONNX ones take the word
+    embeddings from ``model`` when given, else from ``model.safetensors`` (fp16, as stored: no torch import).
     """
     directory = Path(directory)
     name = resolve_backend(name, directory, config)
-    if name in ("torch", "torch-bf16") and model is None:
-        raise ValueError(f"backend {name!r} needs the torch model")
     if name == "torch":
+        if model is None:
+            raise ValueError("backend 'torch' needs the torch model")
         return TorchBackend(model)
     if name == "torch-bf16":
         if num_threads:
             import torch
 
             torch.set_num_threads(num_threads)
-        return TorchBf16Backend(model)
+        return TorchBf16Backend.from_model(model) if model is not None else TorchBf16Backend.from_model_dir(directory, config)
     entry = recorded_backends(config).get(name, {})
     path = directory / entry.get("file", ONNX_FILES[name])
     if not path.exists():
@@ -319,6 +336,6 @@ def __getattr__(attribute: str) -> Any:
 
 __all__ = [
     "AUTO_ORDER", "BACKEND_NAMES", "ONNX_FILES", "EncoderBackend", "OnnxBackend", "TorchBackend", "TorchBf16Backend",
-    "encoder_dtype", "export_onnx", "native_bf16", "onnxruntime_available", "physical_cores", "resolve_backend",
+    "export_onnx", "native_bf16", "onnxruntime_available", "physical_cores", "resolve_backend",
     "select_backend", "session_options", "usable",
 ]

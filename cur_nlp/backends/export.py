@@ -85,7 +85,7 @@ def _pooled_encoder(model: Any) -> Any:
     """A module ``(inputs_embeds, attention_mask) -> pooled`` around the model's encoder, eager attention."""
     import torch
 
-    from cur_nlp.encoder import mean_pool
+    from cur_nlp.bert import mean_pool
 
     encoder = model.encoder
     try:
@@ -390,6 +390,8 @@ def check_backend(
         "agreement": {},
         "seconds": round(seconds, 2),
     }
+    if getattr(other.backend, "implementation", None):
+        result["implementation"] = other.backend.implementation
     decided = {}
     for head in torch_clf.config.heads:
         a, b = decide(head, s_torch[head.name]), decide(head, s_other[head.name])
