@@ -3,9 +3,10 @@
 ``ComplaintClassifier`` tokenises, batches and applies the heads itself; the backend only runs the encoder
 (and the pooling). The backends:
 
-* :class:`TorchBackend` wraps :meth:`MultiHeadModel.embed` (fp32, always available);
-* :class:`TorchBf16Backend` runs the encoder in bfloat16: on CPUs with AMX-BF16 (Intel Sapphire Rapids
-  and later) the fastest backend measured and near-lossless; no files;
+* :class:`TorchBackend` wraps :meth:`MultiHeadModel.embed` (transformers, fp32: the reference, always available);
+* :class:`TorchBf16Backend` runs the encoder in bfloat16 (:mod:`cur_nlp.bert` for BERT encoders, so without
+  importing transformers): on CPUs with AMX-BF16 (Intel Sapphire Rapids and later) the fastest backend
+  measured and near-lossless; no files;
 * :class:`OnnxBackend` runs an ONNX Runtime session on a graph written by :func:`export_onnx`
   (``encoder.onnx`` fp32 or ``encoder.int8.onnx`` dynamically quantised). The graph takes the *word
   embeddings* as input (looked up here from the model's own fp16 table), so the ONNX file does not
@@ -108,10 +109,10 @@ class TorchBf16Backend:
     """A PyTorch encoder in bfloat16; pooling runs in fp32 on the bf16 hidden states. Fast only where
     :func:`native_bf16` holds.
 
-    ``encoder(input_ids, attention_mask)`` (a torch module) returns the last hidden states. :meth:`from_model_dir` (what
-    ``from_pretrained`` uses) builds :class:`cur_nlp.bert.BertEncoder` when it supports the encoder, so that
-    transformers is never imported, else loads the encoder through transformers; :meth:`from_model` makes a bf16
-    copy of an fp32 ``MultiHeadModel``'s encoder and leaves that model untouched.
+    ``encoder(input_ids, attention_mask)`` (a torch module) returns the last hidden states.
+    :meth:`from_model_dir` (what ``from_pretrained`` uses) builds :class:`cur_nlp.bert.BertEncoder` when it
+    supports the encoder, so that transformers is never imported, else loads the encoder through transformers;
+    :meth:`from_model` makes a bf16 copy of an fp32 ``MultiHeadModel``'s encoder and leaves that model untouched.
     """
 
     name = "torch-bf16"
@@ -311,7 +312,9 @@ def select_backend(
             import torch
 
             torch.set_num_threads(num_threads)
-        return TorchBf16Backend.from_model(model) if model is not None else TorchBf16Backend.from_model_dir(directory, config)
+        if model is not None:
+            return TorchBf16Backend.from_model(model)
+        return TorchBf16Backend.from_model_dir(directory, config)
     entry = recorded_backends(config).get(name, {})
     path = directory / entry.get("file", ONNX_FILES[name])
     if not path.exists():
