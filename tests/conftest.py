@@ -34,6 +34,15 @@ SAMPLE_TEXTS = [
 ]
 
 
+def min_cosine(first, second, texts=SAMPLE_TEXTS) -> float:
+    """Smallest cosine between the pooled vectors two classifiers give the same texts."""
+    import numpy as np
+
+    a, _ = first.embed(texts)
+    b, _ = second.embed(texts)
+    return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
+
+
 def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", default=False, help="run slow corpus/real-model tests")
 
