@@ -24,6 +24,9 @@ from torch import nn
 
 SUPPORTED = {"model_type": ("bert",), "hidden_act": ("gelu",), "position_embedding_type": ("absolute", None)}
 """Encoder config values this implementation reproduces exactly; other configs go through transformers."""
+REQUIRED = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "layer_norm_eps",
+            "vocab_size", "max_position_embeddings")
+"""Encoder config entries the network is built from; a config without them goes through transformers."""
 STATE_PREFIX = "encoder."
 """Prefix of the encoder's tensors in ``model.safetensors`` (``MultiHeadModel.encoder``)."""
 
@@ -37,6 +40,8 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 def supports(encoder_config: Mapping[str, Any]) -> bool:
     """Whether :class:`BertEncoder` computes exactly what transformers computes for this ``encoder/config.json``."""
     if encoder_config.get("is_decoder") or encoder_config.get("add_cross_attention"):
+        return False
+    if any(encoder_config.get(key) is None for key in REQUIRED):
         return False
     return all(encoder_config.get(key) in values for key, values in SUPPORTED.items())
 

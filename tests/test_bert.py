@@ -51,6 +51,7 @@ def test_supports_only_what_it_reproduces(tiny_model_dir):
     assert not bert.supports({**config, "hidden_act": "gelu_new"})
     assert not bert.supports({**config, "position_embedding_type": "relative_key"})
     assert not bert.supports({**config, "is_decoder": True})
+    assert not bert.supports({k: v for k, v in config.items() if k != "layer_norm_eps"})
 
 
 def test_fp32_hidden_states_equal_transformers_on_the_tiny_model(tiny_model_dir):
