@@ -323,3 +323,13 @@ def test_no_onnx_records_only_bf16_and_removes_files(exported_dir, tmp_path):
     # the tiny random model has near-tied logits, so one of its 8 labels may flip under bf16 rounding;
     # the vectors themselves must stay close
     assert check["min_cosine"] > 0.99
+
+
+def test_keep_freed_memory_is_applied_on_glibc_and_can_be_turned_off(monkeypatch):
+    import platform
+
+    apply = backends.keep_freed_memory.__wrapped__  # the cached call may already have run in this process
+    monkeypatch.setenv(backends.MALLOC_TUNING_ENV, "0")
+    assert apply() is False
+    monkeypatch.delenv(backends.MALLOC_TUNING_ENV)
+    assert apply() is (platform.libc_ver()[0] == "glibc")
