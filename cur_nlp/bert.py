@@ -2,11 +2,11 @@
 
 Importing transformers' modelling code costs 1.8 s of a 3.3 s cold start on two cores (``docs/speed.md``), most of
 it modules a BERT forward pass never runs (distributed tensors, the compiler, object-detection losses). This module
-builds the same network from ``torch.nn`` parts and the model directory's ``encoder/config.json`` and
+builds the same network from torch operations and the model directory's ``encoder/config.json`` and
 ``model.safetensors``, so a bf16 classifier starts with torch alone.
 
-It covers exactly what :func:`supports` accepts: post-LayerNorm BERT encoders (``model_type`` ``bert``: the shipped
-e5-small, rubert-tiny2, ruBert-base) with exact GELU and absolute positions. Anything else is loaded through
+It covers exactly what :func:`supports` accepts: post-LayerNorm BERT encoders (``model_type`` ``bert``, such as the
+shipped e5-small) with exact GELU and absolute positions. Anything else is loaded through
 transformers as before. transformers' ``BertModel`` stays the reference: fp32 vectors from both are equal (max
 difference 0.0 on dev posts, ``tests/test_bert.py``), and ``cur-nlp export-onnx`` checks this bf16 encoder against the
 transformers fp32 model before ``auto`` may pick it.
