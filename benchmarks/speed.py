@@ -394,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     import torch
 
-    from cur_nlp.backends import MALLOC_TUNING_ENV, native_bf16, physical_cores
+    from cur_nlp.backends import malloc_tuning_wanted, native_bf16, physical_cores
     from cur_nlp.classifier import ComplaintClassifier
 
     threads = args.threads or physical_cores()
@@ -405,8 +405,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "model": str(args.model), "n_texts": len(texts), "per_source": {s: sum(p["source"] == s for p in posts) for s in SOURCES},
         "batch_size": args.batch_size, "threads": threads, "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(), "torch": torch.__version__, "variants": [], "cold_start": [],
-        # whether the torch backends' allocator setting (cur_nlp.backends.keep_freed_memory) is in effect
-        "malloc_tuning": os.environ.get(MALLOC_TUNING_ENV, "1") != "0",
+        # whether the bf16 backend's allocator setting (cur_nlp.backends.keep_freed_memory) takes effect here
+        "malloc_tuning": malloc_tuning_wanted(),
     }
     try:
         import onnxruntime

@@ -133,10 +133,6 @@ class ComplaintClassifier:
         if backend == "torch":  # the reference; torch-bf16 and the ONNX backends load their own encoder weights
             from cur_nlp.encoder import MultiHeadModel
 
-            if num_threads:
-                import torch
-
-                torch.set_num_threads(num_threads)
             model = MultiHeadModel.load(directory, config)
         heads = LinearHeads.load(directory, config) if model is None else None  # else read off the loaded model
         tokenizer = load_tokenizer(directory)

@@ -43,6 +43,20 @@ def min_cosine(first, second, texts=SAMPLE_TEXTS) -> float:
     return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
 
 
+def padded_batch(clf, texts=SAMPLE_TEXTS):
+    """Token ids of ``texts`` as ``ComplaintClassifier.embed`` feeds the encoder (text prefix, right padding) and
+    their attention mask, both int64 ``(n, longest)``."""
+    import numpy as np
+
+    encoded = clf.tokenizer([clf.config.text_prefix + t for t in texts])["input_ids"]
+    ids = np.full((len(encoded), max(map(len, encoded))), clf.tokenizer.pad_token_id or 0, dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, tokens in enumerate(encoded):
+        ids[row, : len(tokens)] = tokens
+        mask[row, : len(tokens)] = 1
+    return ids, mask
+
+
 def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", default=False, help="run slow corpus/real-model tests")
 

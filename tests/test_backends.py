@@ -14,7 +14,7 @@ import cur_nlp.backends as backends
 from cur_nlp.backends import ONNX_FILES, EncoderBackend, OnnxBackend, TorchBackend, TorchBf16Backend
 from cur_nlp.classifier import ComplaintClassifier
 
-from conftest import SAMPLE_TEXTS, min_cosine
+from conftest import SAMPLE_TEXTS, min_cosine, padded_batch
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -199,16 +199,7 @@ def test_bf16_vectors_are_close(exported_dir):
     copied = TorchBf16Backend.from_model(torch_clf.model)
     assert copied.implementation == "transformers" and copied.encoder.encoder is not torch_clf.model.encoder
     assert next(torch_clf.model.encoder.parameters()).dtype == torch.float32
-    np.testing.assert_allclose(copied.embed(*_ids_and_mask(bf16)), bf16.backend.embed(*_ids_and_mask(bf16)), atol=2e-2)
-
-
-def _ids_and_mask(clf: ComplaintClassifier) -> tuple[np.ndarray, np.ndarray]:
-    encoded = clf.tokenizer(SAMPLE_TEXTS)["input_ids"]
-    width = max(map(len, encoded))
-    ids = np.zeros((len(encoded), width), dtype=np.int64)
-    for row, tokens in enumerate(encoded):
-        ids[row, : len(tokens)] = tokens
-    return ids, (ids != 0).astype(np.int64)
+    np.testing.assert_allclose(copied.embed(*padded_batch(bf16)), bf16.backend.embed(*padded_batch(bf16)), atol=2e-2)
 
 
 def test_bf16_pads_batches_to_a_multiple_of_16_without_changing_vectors(exported_dir):

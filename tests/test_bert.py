@@ -17,18 +17,7 @@ from cur_nlp.classifier import ComplaintClassifier
 from cur_nlp.encoder import MultiHeadModel
 from cur_nlp.model_dir import ModelConfig
 
-from conftest import DEFAULT_MODEL, SAMPLE_TEXTS, min_cosine
-
-
-def _padded_batch(clf: ComplaintClassifier, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    encoded = clf.tokenizer([clf.config.text_prefix + t for t in texts])["input_ids"]
-    width = max(len(ids) for ids in encoded)
-    ids = torch.full((len(texts), width), clf.tokenizer.pad_token_id or 0, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for row, tokens in enumerate(encoded):
-        ids[row, : len(tokens)] = torch.tensor(tokens)
-        mask[row, : len(tokens)] = 1
-    return ids, mask
+from conftest import DEFAULT_MODEL, SAMPLE_TEXTS, min_cosine, padded_batch
 
 
 def _compare_fp32(directory, texts) -> float:
@@ -36,7 +25,7 @@ def _compare_fp32(directory, texts) -> float:
     reference = MultiHeadModel.load(directory, ModelConfig.load(directory)).encoder.eval()
     ours = bert.BertEncoder.from_model_dir(directory, torch.float32)
     clf = ComplaintClassifier.from_pretrained(directory, backend="torch")
-    ids, mask = _padded_batch(clf, texts)
+    ids, mask = map(torch.as_tensor, padded_batch(clf, texts))
     with torch.inference_mode():
         expected = reference(input_ids=ids, attention_mask=mask).last_hidden_state
         found = ours(ids, mask)

@@ -53,6 +53,11 @@ MMAP_THRESHOLD = 1 << 28
 TRIM_THRESHOLD = 1 << 30
 
 
+def malloc_tuning_wanted() -> bool:
+    """Whether :func:`keep_freed_memory` will change the allocator: glibc, and not ``CUR_NLP_MALLOC_TUNING=0``."""
+    return os.environ.get(MALLOC_TUNING_ENV, "1") != "0" and platform.libc_ver()[0] == "glibc"
+
+
 @lru_cache(maxsize=1)
 def keep_freed_memory() -> bool:
     """Make glibc's malloc keep freed memory for reuse instead of handing it back to the OS; returns whether it did.
@@ -67,7 +72,7 @@ def keep_freed_memory() -> bool:
     :class:`TorchBf16Backend` applies it. Process-wide; a no-op where the C library is not glibc or
     ``CUR_NLP_MALLOC_TUNING=0``.
     """
-    if os.environ.get(MALLOC_TUNING_ENV, "1") == "0" or platform.libc_ver()[0] != "glibc":
+    if not malloc_tuning_wanted():
         return False
     import ctypes
 
@@ -339,15 +344,15 @@ def select_backend(
     """
     directory = Path(directory)
     name = resolve_backend(name, directory, config)
+    if name in ("torch", "torch-bf16") and num_threads:
+        import torch
+
+        torch.set_num_threads(num_threads)
     if name == "torch":
         if model is None:
             raise ValueError("backend 'torch' needs the torch model")
         return TorchBackend(model)
     if name == "torch-bf16":
-        if num_threads:
-            import torch
-
-            torch.set_num_threads(num_threads)
         if model is not None:
             return TorchBf16Backend.from_model(model)
         return TorchBf16Backend.from_model_dir(directory, config)
@@ -375,6 +380,6 @@ def __getattr__(attribute: str) -> Any:
 
 __all__ = [
     "AUTO_ORDER", "BACKEND_NAMES", "MALLOC_TUNING_ENV", "ONNX_FILES", "EncoderBackend", "OnnxBackend", "TorchBackend", "TorchBf16Backend",
-    "export_onnx", "keep_freed_memory", "native_bf16", "onnxruntime_available", "physical_cores", "resolve_backend",
+    "export_onnx", "keep_freed_memory", "malloc_tuning_wanted", "native_bf16", "onnxruntime_available", "physical_cores", "resolve_backend",
     "select_backend", "session_options", "usable",
 ]
