@@ -216,8 +216,10 @@ def onnx_per_row(model: Path, data: Path, max_texts: int, timing_texts: int) -> 
         shutil.copyfile(int8, rows_file)
         quantize_int8(fp32, work / "per_tensor.onnx")
         seconds = {}
-        for name, backend, path in (("fp32", "onnx", None), ("int8 per tensor, all nodes, no smoothing", "onnx-int8", work / "per_tensor.onnx"),
-                                    ("int8 per row", "onnx-int8", rows_file)):
+        variants = (("fp32", "onnx", None),
+                    ("int8 per tensor, all nodes, no smoothing", "onnx-int8", work / "per_tensor.onnx"),
+                    ("int8 per row", "onnx-int8", rows_file))
+        for name, backend, path in variants:
             if path is not None:
                 shutil.copyfile(path, int8)
             classifier = ComplaintClassifier.from_pretrained(directory, backend=backend)
