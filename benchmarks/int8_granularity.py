@@ -106,19 +106,19 @@ def simulate(model: Path, data: Path, sources: Sequence[str]) -> dict:
         return {s: decide(head, classifier.predict_scores(list(d["text"]))["topic"]) for s, d in dev.items()}
 
     reference = labels()
+    labelled = {s: [i for i, g in enumerate(d["topic"]) if g in head.labels] for s, d in dev.items()}
+    gold = {s: np.array([head.labels.index(dev[s]["topic"][i]) for i in rows]) for s, rows in labelled.items()}
     results: dict = {}
 
     def record(name: str, got: dict[str, np.ndarray]) -> None:
         results[name] = {}
-        for source, rows in dev.items():
-            gold_text = list(rows["topic"])
-            keep = [i for i, g in enumerate(gold_text) if g in head.labels]
-            gold = np.array([head.labels.index(gold_text[i]) for i in keep])
+        for source, keep in labelled.items():
             ref, new = reference[source], got[source]
             results[name][source] = {
                 "posts": len(ref), "agreement": round(float(np.mean(ref == new)), 4),
                 "changed": int(np.sum(ref != new)),
-                "topic_macro_f1_diff_pt": round(100 * (macro_f1(gold, new[keep]) - macro_f1(gold, ref[keep])), 2),
+                "topic_macro_f1_diff_pt": round(100 * (macro_f1(gold[source], new[keep])
+                                                        - macro_f1(gold[source], ref[keep])), 2),
             }
         print(f"{name:48s} " + " | ".join(f"{s}: agree {r['agreement']:.4f}, {r['changed']} changed, "
                                           f"{r['topic_macro_f1_diff_pt']:+.2f} pt" for s, r in results[name].items()),
@@ -204,20 +204,19 @@ def onnx_per_row(model: Path, data: Path, max_texts: int, timing_texts: int) -> 
         fp32, int8 = directory / "encoder.onnx", directory / "encoder.int8.onnx"
         nodes = weight_nodes(fp32)
         matmuls = [n for n in nodes if n.endswith("MatMul")]
-        rows_graph = work / "rows.onnx"
+        kept_fp32 = [n for n in nodes if n not in matmuls]  # fused attention, embedding lookups
+        rows_graph, rows_file, per_tensor = work / "rows.onnx", work / "rows.int8.onnx", work / "per_tensor.onnx"
         replaced = quantize_rows(fp32, rows_graph, matmuls)
-        # the remaining weight nodes (fused attention, embedding lookups) stay fp32
-        quantize_int8(rows_graph, int8, exclude=[n for n in nodes if n not in matmuls])
+        quantize_int8(rows_graph, rows_file, exclude=kept_fp32)
+        quantize_int8(fp32, per_tensor)
+        shutil.copyfile(rows_file, int8)  # the backend reads encoder.int8.onnx
         reference = ComplaintClassifier.from_pretrained(directory, backend="torch")
         check = check_backend(directory, "onnx-int8", texts, topics, reference)
         f1 = check["topic_macro_f1"]
         timed = texts[:timing_texts]
-        rows_file = work / "rows.int8.onnx"
-        shutil.copyfile(int8, rows_file)
-        quantize_int8(fp32, work / "per_tensor.onnx")
         seconds = {}
         variants = (("fp32", "onnx", None),
-                    ("int8 per tensor, all nodes, no smoothing", "onnx-int8", work / "per_tensor.onnx"),
+                    ("int8 per tensor, all nodes, no smoothing", "onnx-int8", per_tensor),
                     ("int8 per row", "onnx-int8", rows_file))
         for name, backend, path in variants:
             if path is not None:
@@ -228,8 +227,8 @@ def onnx_per_row(model: Path, data: Path, max_texts: int, timing_texts: int) -> 
             classifier.embed(timed)
             seconds[name] = time.perf_counter() - started
         result = {
-            "nodes_per_row": replaced, "nodes_fp32": [n for n in nodes if n not in matmuls],
-            "file_mb": round(int8.stat().st_size / 1e6, 1), "dev_texts": check["n_texts"],
+            "nodes_per_row": replaced, "nodes_fp32": kept_fp32,
+            "file_mb": round(rows_file.stat().st_size / 1e6, 1), "dev_texts": check["n_texts"],
             "agreement": {k: round(v, 4) for k, v in check["agreement"].items()},
             "min_cosine": round(check["min_cosine"], 4),
             "topic_macro_f1_diff_pt": round(100 * (f1["onnx-int8"] - f1["torch"]), 2),
