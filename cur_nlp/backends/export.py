@@ -7,7 +7,8 @@ embedding lookup is not, because that table (the largest matrix of the model) is
 with ONNX Runtime's transformer optimiser (attention, LayerNorm, GELU) when the fused graph gives the same
 vectors, and quantised with ``quantize_dynamic`` (int8 weights per output channel, activations per tensor at
 run time) after SmoothQuant-style rescaling: this encoder has a few activation channels 20-70x larger than the
-rest, which would otherwise set the int8 scale of whole tensors (see :func:`smooth_activations`). When the fully
+rest, which would otherwise set the int8 scale of whole tensors (see :func:`smooth_activations`); a model trained
+for int8 (``training.qat``) carries its own factors, which are used instead (:func:`trained_smoothing`). When the fully
 quantised graph still fails its check, the matmuls whose quantisation moves the vectors most are left in fp32, a
 few more at a time, until the check passes (see :class:`MixedInt8`).
 
@@ -54,6 +55,11 @@ FALLBACK_CHECK_TEXTS = [
     "Нет интернета и связи в посёлке вторую неделю",
 ]
 """Texts for the export check when no others are given (a smoke check only: pass real texts for a real one)."""
+SMOOTHING_FILE = "int8_smoothing.safetensors"
+"""Optional file of a model directory: the SmoothQuant factors its encoder was trained with for int8
+(``training.qat``); the export then uses them instead of measuring its own (see :func:`trained_smoothing`)."""
+SMOOTHING_ROLES = ("qkv", "attention_out", "ffn_in", "ffn_out")
+"""The weight nodes of one encoder layer in graph order, as named in ``SMOOTHING_FILE``."""
 
 
 def macro_f1(gold: np.ndarray, pred: np.ndarray) -> float:
@@ -229,12 +235,28 @@ def activation_ranges(path: Path, table: np.ndarray, batches: Sequence[np.ndarra
     return ranges
 
 
-def smooth_activations(source: Path, target: Path, ranges: dict[str, np.ndarray], alpha: float) -> int:
-    """SmoothQuant: divide each quantised matmul's input channel ``j`` by ``s_j = a_j^alpha / w_j^(1-alpha)``
-    (``a_j``: activation range, ``w_j``: largest weight in row ``j``) with an inserted ``Mul`` and multiply the
-    weight row by ``s_j``. The product is unchanged; the rare huge activation channels of this model (LayerNorm
-    and GELU outputs reach 30-70 where most channels stay near 1) no longer set the per-tensor int8 scale.
-    Returns the number of smoothed nodes."""
+def smoothing_scales(source: Path, ranges: dict[str, np.ndarray], alpha: float) -> dict[str, np.ndarray]:
+    """SmoothQuant factors ``s_j = a_j^alpha / w_j^(1-alpha)`` (``a_j``: activation range of input channel ``j``,
+    ``w_j``: largest weight in row ``j``), clipped to [0.01, 100], for every weight node of the graph at ``source``
+    whose input has a range; keyed by node name."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(source))
+    weights = {i.name: i for i in model.graph.initializer}
+    scales = {}
+    for node in model.graph.node:
+        if _multiplies_weight(node, weights) and node.input[0] in ranges:
+            weight = numpy_helper.to_array(weights[node.input[1]])
+            scale = ranges[node.input[0]] ** alpha / np.maximum(np.abs(weight).max(1), 1e-5) ** (1 - alpha)
+            scales[node.name] = np.clip(scale, 1e-2, 1e2).astype(np.float32)
+    return scales
+
+
+def apply_smoothing(source: Path, target: Path, scales: dict[str, np.ndarray]) -> int:
+    """Divide input channel ``j`` of each node named in ``scales`` by ``s_j`` with an inserted ``Mul`` and multiply
+    the weight row ``j`` by ``s_j``: the product is unchanged, the input's int8 range is not set by a few huge
+    channels. Returns the number of smoothed nodes."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -244,10 +266,12 @@ def smooth_activations(source: Path, target: Path, ranges: dict[str, np.ndarray]
     nodes = []
     smoothed = 0
     for node in graph.node:
-        if _multiplies_weight(node, weights) and node.input[0] in ranges:
+        if _multiplies_weight(node, weights) and node.name in scales:
             weight = numpy_helper.to_array(weights[node.input[1]])
-            scale = ranges[node.input[0]] ** alpha / np.maximum(np.abs(weight).max(1), 1e-5) ** (1 - alpha)
-            scale = np.clip(scale, 1e-2, 1e2).astype(np.float32)
+            scale = np.asarray(scales[node.name], dtype=np.float32)
+            if scale.shape != (weight.shape[0],):
+                raise ValueError(f"smoothing factors of {node.name} have shape {scale.shape}, its weight has "
+                                 f"{weight.shape[0]} input channels")
             weights[node.input[1]].CopyFrom(numpy_helper.from_array((weight * scale[:, None]).astype(np.float32),
                                                                     node.input[1]))
             inverse = graph.initializer.add()
@@ -261,6 +285,35 @@ def smooth_activations(source: Path, target: Path, ranges: dict[str, np.ndarray]
     graph.node.extend(nodes)
     onnx.save(model, str(target))
     return smoothed
+
+
+def smooth_activations(source: Path, target: Path, ranges: dict[str, np.ndarray], alpha: float) -> int:
+    """SmoothQuant (:func:`smoothing_scales`, then :func:`apply_smoothing`): the rare huge activation channels of
+    this model (LayerNorm and GELU outputs reach 30-70 where most channels stay near 1) no longer set the
+    per-tensor int8 scale. Returns the number of smoothed nodes."""
+    return apply_smoothing(source, target, smoothing_scales(source, ranges, alpha))
+
+
+def trained_smoothing(directory: Path, graph: Path) -> dict[str, np.ndarray] | None:
+    """The smoothing factors a model was trained with for int8 (``SMOOTHING_FILE``, written by quantisation-aware
+    training: one tensor ``layer.<i>.<role>`` per weight node, roles as ``SMOOTHING_ROLES``), keyed by the names of
+    the weight nodes of the fused ``graph`` (graph order: the attention and three matmuls of each layer); None when
+    the directory has no such file. Raises ``ValueError`` when the file does not fit the graph."""
+    path = directory / SMOOTHING_FILE
+    if not path.exists():
+        return None
+    import onnx
+    from safetensors.numpy import load_file
+
+    stored = load_file(str(path))
+    model = onnx.load(str(graph), load_external_data=False)
+    initializers = {i.name for i in model.graph.initializer}
+    nodes = [n.name for n in model.graph.node if _multiplies_weight(n, initializers)]
+    keys = [f"layer.{i // len(SMOOTHING_ROLES)}.{SMOOTHING_ROLES[i % len(SMOOTHING_ROLES)]}" for i in range(len(nodes))]
+    if sorted(keys) != sorted(stored):
+        raise ValueError(f"{path} has factors for {len(stored)} nodes ({sorted(stored)[:3]}...), the fused graph has "
+                         f"{len(nodes)} weight nodes: was the model trained for this export?")
+    return {node: stored[key] for node, key in zip(nodes, keys)}
 
 
 def _cosines(path: Path, table: np.ndarray, batches: Sequence[np.ndarray], reference: np.ndarray) -> np.ndarray:
@@ -317,43 +370,51 @@ class MixedInt8:
 def quantize_calibrated(
     fp32_path: Path, int8_path: Path, table: np.ndarray, batches: Sequence[np.ndarray],
     alphas: Sequence[float | None] = (None, 0.5, 0.6, 0.7, 0.8), per_channel: bool = True,
-    keep_source: Path | None = None,
+    keep_source: Path | None = None, trained: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, Any], MixedInt8]:
     """Dynamic int8 with SmoothQuant, ``alpha`` chosen among ``alphas`` (``None``: no smoothing) by the mean
     cosine of the int8 vectors to the fp32 ones: ranges are measured on the even-numbered sequences of
-    ``batches`` and candidates compared on the odd-numbered ones. Writes the best to ``int8_path``; returns the
-    calibration record and a :class:`MixedInt8` over the chosen fp32 graph (smoothed into ``keep_source`` when
-    given; the caller removes that file)."""
+    ``batches`` and candidates compared on the odd-numbered ones. With ``trained`` factors (per node name, from
+    :func:`trained_smoothing`) those are the only candidate: the model was trained to be rounded on that grid.
+    Writes the best to ``int8_path``; returns the calibration record and a :class:`MixedInt8` over the chosen fp32
+    graph (smoothed into ``keep_source`` when given; the caller removes that file)."""
     calibration, selection = list(batches[0::2]), list(batches[1::2]) or list(batches)
-    ranges = activation_ranges(fp32_path, table, calibration)
+    if trained is not None:
+        options: dict[str, dict[str, np.ndarray] | None] = {"trained": trained}
+    else:
+        ranges = activation_ranges(fp32_path, table, calibration)
+        options = {("none" if a is None else str(a)): (None if a is None else smoothing_scales(fp32_path, ranges, a))
+                   for a in alphas}
     reference = _run_pooled(fp32_path, table, selection)
     candidates: dict[str, float] = {}
-    best: tuple[float, float | None] | None = None
+    best: tuple[float, str] | None = None
     smoothed_path, candidate_path = fp32_path.with_suffix(".smooth.onnx"), int8_path.with_suffix(".candidate.onnx")
     try:
-        for alpha in alphas:
+        for label, scales in options.items():
             source = fp32_path
-            if alpha is not None:
-                smooth_activations(fp32_path, smoothed_path, ranges, alpha)
+            if scales is not None:
+                apply_smoothing(fp32_path, smoothed_path, scales)
                 source = smoothed_path
             quantize_int8(source, candidate_path, per_channel=per_channel)
             score = float(_cosines(candidate_path, table, selection, reference).mean())
-            candidates["none" if alpha is None else str(alpha)] = score
+            candidates[label] = score
             if best is None or score > best[0]:
-                best = (score, alpha)
+                best = (score, label)
                 candidate_path.replace(int8_path)
     finally:
         for leftover in (smoothed_path, candidate_path):
             leftover.unlink(missing_ok=True)
     assert best is not None
+    chosen = options[best[1]]
     source = fp32_path
     if keep_source is not None:
-        if best[1] is None:
+        if chosen is None:
             shutil.copyfile(fp32_path, keep_source)
         else:
-            smooth_activations(fp32_path, keep_source, ranges, best[1])
+            apply_smoothing(fp32_path, keep_source, chosen)
         source = keep_source
-    record = {"smooth_alpha": best[1], "mean_cosine_by_alpha": candidates, "calibration_sequences": len(calibration),
+    alpha = None if best[1] == "none" else (best[1] if best[1] == "trained" else float(best[1]))
+    record = {"smooth_alpha": alpha, "mean_cosine_by_alpha": candidates, "calibration_sequences": len(calibration),
               "selection_sequences": len(selection)}
     return record, MixedInt8(source, table, selection, per_channel)
 
@@ -469,7 +530,8 @@ def export_onnx(
     ``keep_fp32`` (default: only when not quantising) keeps the fp32 file next to the int8 one; it is about
     4x larger, so a shipped model directory usually holds the int8 file only. The int8 graph is smoothed
     (SmoothQuant) before quantisation, with the strength picked among ``smooth_alphas`` on the first
-    ``calibration_texts`` check texts (see :func:`quantize_calibrated`). When the fully quantised file fails the
+    ``calibration_texts`` check texts (see :func:`quantize_calibrated`), or with the factors the model was trained
+    with when the directory has ``SMOOTHING_FILE``. When the fully quantised file fails the
     check, the export keeps the most sensitive matmuls in fp32 (ranked on the same calibration texts, see
     :class:`MixedInt8`), trying the counts of ``fp32_node_counts`` in order and keeping the first file that passes
     (or the last tried, recorded as failed); ``fp32_node_counts=(0,)`` quantises every matmul. ``check_bf16``
@@ -606,6 +668,7 @@ def _write_onnx_files(
     batches = _token_batches(load_tokenizer(directory), config, check_texts[:calibration_texts])
     calibration, mixed = quantize_calibrated(fp32_path, int8_path, load_word_embeddings(directory), batches,
                                              alphas=smooth_alphas, per_channel=per_channel,
+                                             trained=trained_smoothing(directory, fp32_path),
                                              keep_source=directory / "encoder.int8-source.tmp.onnx")
     if fp32_nodes:
         mixed.write(int8_path, fp32_nodes)
