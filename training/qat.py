@@ -170,22 +170,20 @@ def save_smoothing(directory: Path, factors: Sequence[torch.Tensor]) -> None:
     then the grid the weights were trained on."""
     from safetensors.torch import save_file
 
-    from cur_nlp.backends.export import SMOOTHING_FILE, SMOOTHING_ROLES
+    from cur_nlp.backends.export import SMOOTHING_FILE, smoothing_key
 
-    roles = len(SMOOTHING_ROLES)
-    save_file({f"layer.{i // roles}.{SMOOTHING_ROLES[i % roles]}": f.detach().float().contiguous()
-               for i, f in enumerate(factors)}, str(Path(directory) / SMOOTHING_FILE))
+    save_file({smoothing_key(i): f.detach().float().contiguous() for i, f in enumerate(factors)},
+              str(Path(directory) / SMOOTHING_FILE))
 
 
 def load_smoothing(directory: Path) -> list[torch.Tensor]:
     """The factors :func:`save_smoothing` wrote, in the order of :func:`quantised_linears`."""
     from safetensors.torch import load_file
 
-    from cur_nlp.backends.export import SMOOTHING_FILE, SMOOTHING_ROLES
+    from cur_nlp.backends.export import SMOOTHING_FILE, smoothing_key
 
     stored = load_file(str(directory / SMOOTHING_FILE))
-    roles = len(SMOOTHING_ROLES)
-    return [stored[f"layer.{i // roles}.{SMOOTHING_ROLES[i % roles]}"] for i in range(len(stored))]
+    return [stored[smoothing_key(i)] for i in range(len(stored))]
 
 
 def insert_fake_int8(model: MultiHeadModel, factors: Sequence[torch.Tensor]) -> None:
@@ -288,9 +286,8 @@ def train_quantization_aware(cfg: QatConfig) -> Path:
                                  vectors, teacher_vectors[batch], {k: v[batch] for k, v in no_targets.items()},
                                  {}, head_weights, loss_cfg)
 
-    labels = {"dev": data.label_matrix("dev")}
-    history = fine_tune(student, optimizer, ids, pad_id, batch_loss, data, labels["dev"], epochs=cfg.epochs,
-                        batch_size=cfg.batch_size, warmup_ratio=cfg.warmup_ratio, seed=cfg.seed,
+    history = fine_tune(student, optimizer, ids, pad_id, batch_loss, data, data.label_matrix("dev"),
+                        epochs=cfg.epochs, batch_size=cfg.batch_size, warmup_ratio=cfg.warmup_ratio, seed=cfg.seed,
                         log_every=cfg.log_every, eval_batch_size=16)
     remove_fake_int8(student)
 

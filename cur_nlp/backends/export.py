@@ -62,6 +62,12 @@ SMOOTHING_ROLES = ("qkv", "attention_out", "ffn_in", "ffn_out")
 """The weight nodes of one encoder layer in graph order, as named in ``SMOOTHING_FILE``."""
 
 
+def smoothing_key(index: int) -> str:
+    """Name in ``SMOOTHING_FILE`` of the ``index``-th weight node in graph order (``layer.<i>.<role>``)."""
+    layer, role = divmod(index, len(SMOOTHING_ROLES))
+    return f"layer.{layer}.{SMOOTHING_ROLES[role]}"
+
+
 def macro_f1(gold: np.ndarray, pred: np.ndarray) -> float:
     """Macro-F1 over the classes present in gold or predictions (as ``training.metrics.head_metrics``)."""
     scores = []
@@ -309,7 +315,7 @@ def trained_smoothing(directory: Path, graph: Path) -> dict[str, np.ndarray] | N
     model = onnx.load(str(graph), load_external_data=False)
     initializers = {i.name for i in model.graph.initializer}
     nodes = [n.name for n in model.graph.node if _multiplies_weight(n, initializers)]
-    keys = [f"layer.{i // len(SMOOTHING_ROLES)}.{SMOOTHING_ROLES[i % len(SMOOTHING_ROLES)]}" for i in range(len(nodes))]
+    keys = [smoothing_key(i) for i in range(len(nodes))]
     if sorted(keys) != sorted(stored):
         raise ValueError(f"{path} has factors for {len(stored)} nodes ({sorted(stored)[:3]}...), the fused graph has "
                          f"{len(nodes)} weight nodes: was the model trained for this export?")
