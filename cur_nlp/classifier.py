@@ -116,7 +116,8 @@ class ComplaintClassifier:
         ``registry`` is a JSONL file of known fakes consulted for the ``fake`` head
         (default: the registry shipped in the model directory, if any).
         ``backend`` runs the encoder: ``"torch"`` (fp32), ``"torch-bf16"``, ``"onnx"``, ``"onnx-int8"`` (files
-        written by ``cur-nlp export-onnx``) or ``"auto"``: the fastest backend that ``cur-nlp export-onnx`` checked
+        written by ``cur-nlp export-onnx``), ``"onnx-int8-checked"`` (int8, with the posts near a decision boundary
+        re-encoded in fp32: see :mod:`cur_nlp.recheck`) or ``"auto"``: the fastest backend that ``cur-nlp export-onnx`` checked
         against torch on this model and that this machine can run, else torch (see :mod:`cur_nlp.backends`). The
         encoder weights are loaded once, in the dtype the backend runs. Only ``torch`` (the reference) builds the
         transformers model, kept as :attr:`model`; ``torch-bf16`` runs :mod:`cur_nlp.bert` where it supports the
@@ -174,11 +175,14 @@ class ComplaintClassifier:
             cleaned.append(normalize_text(text))
         return cleaned
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64, normalized: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def embed(self, texts: Sequence[str], batch_size: int = 64, normalized: bool = False,
+              exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Pooled encoder vectors of (already normalised when ``normalized``) texts, and a truncated flag per text.
 
         Texts are sorted by length so that each batch carries little padding; the output keeps input order.
+        ``exact``: use the fp32 reference encoder where the backend has one (``onnx-int8-checked``).
         """
+        backend = getattr(self.backend, "reference", self.backend) if exact else self.backend
         cleaned = list(texts) if normalized else self._prepare(texts)
         prefixed = [self.config.text_prefix + t for t in cleaned]
         # one token over the limit tells us the text was longer than the model reads
@@ -191,17 +195,18 @@ class ComplaintClassifier:
         widths = np.minimum(lengths, self.config.max_length)
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            width = self._padded_width(int(widths[batch].max()))
+            width = self._padded_width(int(widths[batch].max()), backend)
             input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
             for row, i in enumerate(batch):
                 input_ids[row, : widths[i]] = self._clip(encoded[i])
             mask = (np.arange(width) < widths[batch, None]).astype(np.int64)
-            vectors[batch] = self.backend.embed(input_ids, mask)
+            vectors[batch] = backend.embed(input_ids, mask)
         return vectors, truncated
 
-    def _padded_width(self, width: int) -> int:
-        """Batch width rounded up to the backend's ``width_multiple`` (if it asks for one), within the model's limit."""
-        multiple = getattr(self.backend, "width_multiple", 1)
+    def _padded_width(self, width: int, backend: EncoderBackend | None = None) -> int:
+        """Batch width rounded up to the backend's (default: :attr:`backend`) ``width_multiple`` (if it asks for one),
+        within the model's limit."""
+        multiple = getattr(backend or self.backend, "width_multiple", 1)
         return min(-(-width // multiple) * multiple, max(width, self.config.max_length))
 
     def _clip(self, ids: list[int]) -> list[int]:
@@ -231,7 +236,35 @@ class ComplaintClassifier:
         """Calibrated probabilities per head, ``{head: array (n_texts, n_labels)}``, columns in label order."""
         cleaned = self._prepare(texts)
         vectors, _ = self.embed(cleaned, batch_size, normalized=True)
-        return self._scores(vectors, cleaned)
+        features = self.sparse.features(cleaned) if self.sparse is not None and cleaned else None
+        scores = self._scores(vectors, cleaned, features)
+        self._recheck(cleaned, vectors, scores, features, batch_size)
+        return scores
+
+    def _recheck(self, cleaned: Sequence[str], vectors: np.ndarray, scores: dict[str, np.ndarray],
+                 features: Any | None, batch_size: int) -> None:
+        """With a backend that records recheck margins (``onnx-int8-checked``): re-encode in fp32 the posts whose
+        decision on some head, or on the known-fakes registry, lies within its margin, and overwrite their rows of
+        ``vectors`` and ``scores`` in place (see :mod:`cur_nlp.recheck`)."""
+        bounds = getattr(self.backend, "bounds", None)
+        if not bounds or not len(cleaned):
+            return
+        from cur_nlp.recheck import REGISTRY, needs_recheck
+
+        similarities = threshold = None
+        if self.registry is not None and REGISTRY in bounds:
+            similarities = self.registry.similarities(vectors, list(cleaned), features)
+            threshold = self.registry.threshold
+        rows = np.flatnonzero(needs_recheck(self.config.heads, scores, bounds, similarities, threshold))
+        self.backend.posts += len(cleaned)
+        self.backend.rechecked += len(rows)
+        if not len(rows):
+            return
+        texts = [cleaned[i] for i in rows]
+        vectors[rows] = self.embed(texts, batch_size, normalized=True, exact=True)[0]
+        redone = self._scores(vectors[rows], texts, features[rows] if features is not None else None)
+        for name, values in redone.items():
+            scores[name][rows] = values
 
     def predict(self, texts: Sequence[str], batch_size: int = 64, top_k: int = 3) -> list[Prediction]:
         """Predictions for many posts, in input order. Empty posts get ``empty=True`` and no head decisions."""
@@ -246,6 +279,7 @@ class ComplaintClassifier:
             vectors, truncated = self.embed(texts_read, batch_size, normalized=True)
             features = self.sparse.features(texts_read) if self.sparse is not None else None
             scores = self._scores(vectors, texts_read, features)
+            self._recheck(texts_read, vectors, scores, features, batch_size)
             matches = (self.registry.match(vectors, texts_read, features) if self.registry is not None
                        else [None] * len(readable))
             for head in self.config.heads:

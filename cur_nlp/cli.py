@@ -49,8 +49,10 @@ def predict(
     gazetteer: list[Path] = typer.Option([], "--gazetteer", "-g", help="Extra CSV/Parquet gazetteer (street registry); repeatable."),
     default_region: Optional[str] = typer.Option(None, help="Region assumed when a post names none."),
     default_city: Optional[str] = typer.Option(None, help="Settlement assumed for streets when a post names none."),
-    backend: str = typer.Option("auto", help="Encoder backend: auto, torch, torch-bf16, onnx, onnx-int8 "
-                                             "(ONNX ones after `cur-nlp export-onnx`; they start without torch)."),
+    backend: str = typer.Option("auto", help="Encoder backend: auto, torch, torch-bf16, onnx, onnx-int8, "
+                                             "onnx-int8-checked (ONNX ones after `cur-nlp export-onnx`; onnx and "
+                                             "onnx-int8 start without torch; onnx-int8-checked re-encodes posts near "
+                                             "a decision boundary in fp32)."),
 ) -> None:
     """Classify posts: adds topic, urgency, fake (and locations) to every record, in input order.
 
@@ -239,12 +241,14 @@ def export_onnx_command(
     fp32_nodes: str = typer.Option(
         ",".join(map(str, DEFAULT_FP32_NODE_COUNTS)), "--fp32-nodes",
         help="int8: how many of the most sensitive matmuls to keep in fp32, tried in this order until the check "
-             "passes ('0': quantise all)."),
+             "passes ('0': quantise all: the fastest base for onnx-int8-checked)."),
 ) -> None:
     """Export the encoder to ONNX (fp32 and dynamic int8), check it (and bf16) against torch, record it in config.json.
 
-    ``from_pretrained(backend="auto")`` then takes the fastest backend whose check passed (label agreement with
-    torch on every head, topic macro-F1 and accuracy at most half a point lower); without --data/--texts only a
+    With int8 it also measures the recheck margins of ``onnx-int8-checked`` (int8, with the posts near a decision
+    boundary re-encoded in fp32) on the same texts. ``from_pretrained(backend="auto")`` then takes the first
+    backend whose check passed (label agreement with torch on every head, topic macro-F1 and accuracy at most half
+    a point lower) of torch-bf16 (AMX CPUs), onnx-int8-checked, onnx-int8, onnx; without --data/--texts only a
     smoke set is used.
     """
     from cur_nlp.backends.export import export_onnx, prepared_check_texts

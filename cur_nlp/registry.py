@@ -68,9 +68,10 @@ class FakeRegistry:
 
     @classmethod
     def from_file(cls, path: str | Path, classifier: Any, threshold: float | None = None) -> "FakeRegistry":
-        """Read ``path`` and embed its claims with ``classifier``'s encoder."""
+        """Read ``path`` and embed its claims with ``classifier``'s encoder (its fp32 reference, where the backend
+        has one, so that a recheck compares fp32 posts with fp32 claims)."""
         entries = read_registry(path)
-        vectors, _ = classifier.embed([e.claim for e in entries])
+        vectors, _ = classifier.embed([e.claim for e in entries], exact=True)
         if threshold is None:
             threshold = float(classifier.config.extra.get("registry_threshold", DEFAULT_THRESHOLD))
         return cls(entries, vectors, threshold, sparse=getattr(classifier, "sparse", None))

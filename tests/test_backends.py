@@ -50,7 +50,7 @@ def _set_passed(directory, passed: dict[str, bool]) -> None:
 
 def test_export_writes_files_and_records_them(exported_dir):
     recorded = _recorded(exported_dir)
-    assert set(recorded) == {"onnx", "onnx-int8", "torch-bf16"}
+    assert set(recorded) == {"onnx", "onnx-int8", "onnx-int8-checked", "torch-bf16"}
     for name, entry in recorded.items():
         assert set(entry["check"]["agreement"]) == {"topic", "urgency", "fake"}
         if name != "torch-bf16":
@@ -68,7 +68,7 @@ def test_export_without_fp32_records_only_existing_files(tiny_model_dir, tmp_pat
     directory = tmp_path / "model"
     shutil.copytree(tiny_model_dir, directory)
     entries = export_onnx(directory, quantize=True, texts=SAMPLE_TEXTS, check_bf16=False)
-    assert set(entries) == {"onnx-int8"} == set(_recorded(directory))
+    assert set(entries) == {"onnx-int8", "onnx-int8-checked"} == set(_recorded(directory))
     assert not (directory / ONNX_FILES["onnx"]).exists()
     assert (directory / ONNX_FILES["onnx-int8"]).exists()
 
@@ -215,7 +215,7 @@ def test_bf16_pads_batches_to_a_multiple_of_16_without_changing_vectors(exported
 
 
 def test_auto_prefers_bf16_only_on_native_bf16(exported_dir, monkeypatch):
-    _set_passed(exported_dir, {"onnx": True, "onnx-int8": True, "torch-bf16": True})
+    _set_passed(exported_dir, {"onnx": True, "onnx-int8": True, "onnx-int8-checked": False, "torch-bf16": True})
     assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "onnx-int8"
     monkeypatch.setattr(backends, "native_bf16", lambda: True)
     assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "torch-bf16"
@@ -224,7 +224,7 @@ def test_auto_prefers_bf16_only_on_native_bf16(exported_dir, monkeypatch):
 
 
 def test_auto_picks_int8_when_checked(exported_dir):
-    _set_passed(exported_dir, {"onnx": True, "onnx-int8": True})
+    _set_passed(exported_dir, {"onnx": True, "onnx-int8": True, "onnx-int8-checked": False})
     assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "onnx-int8"
     _set_passed(exported_dir, {"onnx": True, "onnx-int8": False})
     assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "onnx"
@@ -233,7 +233,7 @@ def test_auto_picks_int8_when_checked(exported_dir):
 
 
 def test_auto_falls_back_to_torch_without_onnxruntime(exported_dir, monkeypatch):
-    _set_passed(exported_dir, {"onnx": True, "onnx-int8": True})
+    _set_passed(exported_dir, {"onnx": True, "onnx-int8": True, "onnx-int8-checked": True})
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails
     clf = ComplaintClassifier.from_pretrained(exported_dir)
     assert clf.backend.name == "torch"

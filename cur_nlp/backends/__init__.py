@@ -10,15 +10,20 @@
 * :class:`OnnxBackend` runs an ONNX Runtime session on a graph written by :func:`export_onnx`
   (``encoder.onnx`` fp32 or ``encoder.int8.onnx`` dynamically quantised). The graph takes the *word
   embeddings* as input (looked up here from the model's own fp16 table), so the ONNX file does not
-  duplicate the largest matrix of the model already stored in ``model.safetensors``.
+  duplicate the largest matrix of the model already stored in ``model.safetensors``;
+* :class:`CheckedBackend` (``onnx-int8-checked``) runs the int8 graph and lets ``ComplaintClassifier`` re-encode
+  in fp32 the posts whose int8 decision lies within the margins ``cur-nlp export-onnx`` measured
+  (:mod:`cur_nlp.recheck`): fp32's labels at most of int8's speed; needs torch as well as onnxruntime.
 
-:func:`select_backend` implements ``from_pretrained(backend="auto"|"torch"|"torch-bf16"|"onnx"|"onnx-int8")``;
+:func:`select_backend` implements ``from_pretrained(backend="auto"|"torch"|"torch-bf16"|"onnx"|"onnx-int8"|
+"onnx-int8-checked")``;
 ``auto`` only takes a backend that ``cur-nlp export-onnx`` checked against torch on this model and recorded as
 passed in ``config.json`` ``extra["backends"]``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import platform
@@ -34,11 +39,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-BACKEND_NAMES = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
-AUTO_ORDER = ("torch-bf16", "onnx-int8", "onnx")
-"""Preference of ``auto`` among checked backends (fastest first, as measured by ``benchmarks/speed.py``);
-``torch-bf16`` only counts where the CPU has native bf16 (:func:`native_bf16`); torch fp32 is the fallback."""
-ONNX_FILES = {"onnx": "encoder.onnx", "onnx-int8": "encoder.int8.onnx"}
+CHECKED_INT8 = "onnx-int8-checked"
+"""The int8 encoder with an fp32 recheck of the posts near a decision boundary (:class:`CheckedBackend`)."""
+BACKEND_NAMES = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8", CHECKED_INT8)
+AUTO_ORDER = ("torch-bf16", CHECKED_INT8, "onnx-int8", "onnx")
+"""Preference of ``auto`` among checked backends: the fastest that keeps fp32's labels first, then the fastest
+(``benchmarks/speed.py``, ``benchmarks/recheck.py``). ``torch-bf16`` only counts where the CPU has native bf16
+(:func:`native_bf16`). The checked int8 backend comes before plain int8 although plain int8 is faster: a plain
+int8 file that passed its dev check still lost 1.85 points of topic macro-F1 on the SPb test set, while the
+recheck changed no topic label there (``docs/speed.md``, eighth round). torch fp32 is the fallback."""
+ONNX_FILES = {"onnx": "encoder.onnx", "onnx-int8": "encoder.int8.onnx", CHECKED_INT8: "encoder.int8.onnx"}
 """File written by :func:`export_onnx` for each ONNX backend, inside the model directory."""
 DEFAULT_ROWS_PER_RUN = 16
 """Rows per ONNX Runtime call: the fastest of 8-128 for the int8 encoder on 2 cores (``benchmarks/speed.py``
@@ -145,7 +155,31 @@ def native_bf16() -> bool:
     return False
 
 
-class TorchBf16Backend:
+class _TorchEncoderBackend:
+    """A torch module ``encoder(input_ids, attention_mask)`` returning the last hidden states, pooled here in fp32."""
+
+    name = "torch"
+
+    def __init__(self, encoder: Any, pooling: str, implementation: str) -> None:
+        self.encoder = encoder
+        self.pooling = pooling
+        self.implementation = implementation
+        """``cur_nlp.bert`` or ``transformers``: which code runs the encoder."""
+
+    def embed(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Pooled fp32 vectors of one padded batch."""
+        import torch
+
+        from cur_nlp.bert import mean_pool
+
+        mask = torch.as_tensor(attention_mask)
+        with torch.inference_mode():
+            hidden = self.encoder(torch.as_tensor(input_ids), mask).float()
+            pooled = hidden[:, 0] if self.pooling == "cls" else mean_pool(hidden, mask)
+        return pooled.numpy()
+
+
+class TorchBf16Backend(_TorchEncoderBackend):
     """A PyTorch encoder in bfloat16; pooling runs in fp32 on the bf16 hidden states. Fast only where
     :func:`native_bf16` holds.
 
@@ -164,10 +198,7 @@ class TorchBf16Backend:
 
     def __init__(self, encoder: Any, pooling: str, implementation: str) -> None:
         keep_freed_memory()
-        self.encoder = encoder
-        self.pooling = pooling
-        self.implementation = implementation
-        """``cur_nlp.bert`` or ``transformers``: which code runs the encoder."""
+        super().__init__(encoder, pooling, implementation)
 
     @classmethod
     def from_model_dir(cls, directory: str | Path, config: "ModelConfig") -> "TorchBf16Backend":
@@ -196,17 +227,50 @@ class TorchBf16Backend:
             encoder = copy.deepcopy(encoder).to(torch.bfloat16)
         return cls(HiddenStates(encoder.eval()), model.config.pooling, "transformers")
 
+
+def fp32_reference(directory: str | Path, config: "ModelConfig", model: "MultiHeadModel | None" = None) -> EncoderBackend:
+    """The fp32 encoder of a model directory: ``model``'s when given, else :class:`cur_nlp.bert.BertEncoder` in fp32
+    where it supports the encoder (equal vectors to transformers' without importing it), else transformers'."""
+    import torch
+
+    from cur_nlp import bert
+
+    if model is not None:
+        return TorchBackend(model)
+    if bert.supports(bert.read_encoder_config(directory)):
+        return _TorchEncoderBackend(bert.BertEncoder.from_model_dir(directory, torch.float32), config.pooling,
+                                    "cur_nlp.bert")
+    from cur_nlp.encoder import MultiHeadModel
+
+    return TorchBackend(MultiHeadModel.load(directory, config))
+
+
+class CheckedBackend:
+    """``onnx-int8-checked``: the int8 ONNX encoder for every post, and the fp32 encoder (:func:`fp32_reference`)
+    for the posts whose int8 decision lies within ``bounds`` of another label (see :mod:`cur_nlp.recheck`).
+
+    :meth:`embed` is the int8 encoder's; ``ComplaintClassifier`` asks :func:`cur_nlp.recheck.needs_recheck` which
+    rows to re-encode with :attr:`reference` and counts them in :attr:`posts` / :attr:`rechecked`.
+    """
+
+    name = CHECKED_INT8
+
+    def __init__(self, fast: EncoderBackend, reference: EncoderBackend, bounds: dict[str, float]) -> None:
+        self.fast = fast
+        self.reference = reference
+        self.bounds = dict(bounds)
+        """Per head (and ``registry``): the margin at or below which a post is re-encoded in fp32."""
+        self.posts = 0
+        self.rechecked = 0
+
     def embed(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        """Pooled fp32 vectors from the bf16 encoder."""
-        import torch
+        """Pooled vectors from the int8 encoder."""
+        return self.fast.embed(input_ids, attention_mask)
 
-        from cur_nlp.bert import mean_pool
-
-        mask = torch.as_tensor(attention_mask)
-        with torch.inference_mode():
-            hidden = self.encoder(torch.as_tensor(input_ids), mask).float()
-            pooled = hidden[:, 0] if self.pooling == "cls" else mean_pool(hidden, mask)
-        return pooled.numpy()
+    @property
+    def rechecked_share(self) -> float:
+        """Share of the posts seen so far that were re-encoded in fp32."""
+        return self.rechecked / self.posts if self.posts else 0.0
 
 
 def onnxruntime_available() -> bool:
@@ -313,6 +377,8 @@ def usable(directory: str | Path, config: "ModelConfig", name: str) -> bool:
         return native_bf16()
     if not (Path(directory) / entry.get("file", ONNX_FILES[name])).exists():
         return False
+    if name == CHECKED_INT8 and importlib.util.find_spec("torch") is None:
+        return False
     return onnxruntime_available()
 
 
@@ -362,11 +428,22 @@ def select_backend(
         raise FileNotFoundError(f"{path} not found; run `cur-nlp export-onnx {directory}` first")
     if not onnxruntime_available():
         raise ImportError(f"backend {name!r} needs onnxruntime: pip install onnxruntime")
+    bounds = (entry.get("recheck") or {}).get("bounds")
+    if name == CHECKED_INT8 and not bounds:
+        raise ValueError(f"{directory} records no recheck margins for {name!r}; run `cur-nlp export-onnx {directory}` "
+                         "(with int8) to measure them")
     if model is not None:  # share the fp32 table the torch model already holds instead of loading a second copy
         table = model.encoder.get_input_embeddings().weight.detach().float().numpy()
     else:
         table = load_word_embeddings(directory)
-    return OnnxBackend(path, table, name=name, num_threads=num_threads)
+    if name != CHECKED_INT8:
+        return OnnxBackend(path, table, name=name, num_threads=num_threads)
+    if num_threads:
+        import torch
+
+        torch.set_num_threads(num_threads)
+    fast = OnnxBackend(path, table, name="onnx-int8", num_threads=num_threads)
+    return CheckedBackend(fast, fp32_reference(directory, config, model), bounds)
 
 
 def __getattr__(attribute: str) -> Any:
@@ -379,7 +456,7 @@ def __getattr__(attribute: str) -> Any:
 
 
 __all__ = [
-    "AUTO_ORDER", "BACKEND_NAMES", "MALLOC_TUNING_ENV", "ONNX_FILES", "EncoderBackend", "OnnxBackend", "TorchBackend", "TorchBf16Backend",
-    "export_onnx", "keep_freed_memory", "malloc_tuning_wanted", "native_bf16", "onnxruntime_available", "physical_cores", "resolve_backend",
+    "AUTO_ORDER", "BACKEND_NAMES", "CHECKED_INT8", "MALLOC_TUNING_ENV", "ONNX_FILES", "CheckedBackend", "EncoderBackend", "OnnxBackend", "TorchBackend", "TorchBf16Backend",
+    "export_onnx", "fp32_reference", "keep_freed_memory", "malloc_tuning_wanted", "native_bf16", "onnxruntime_available", "physical_cores", "resolve_backend",
     "select_backend", "session_options", "usable",
 ]

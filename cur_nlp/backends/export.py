@@ -440,9 +440,11 @@ def check_backend(
     keep = [i for i, t in enumerate(torch_clf._prepare(texts)) if t.strip()]
     kept = [texts[i] for i in keep]
     cache = {} if cache is None else cache
-    if "scores" not in cache:
-        cache["scores"] = torch_clf.predict_scores(kept)
-        cache["vectors"] = torch_clf.embed(kept[:vector_sample])[0]
+    if "scores" not in cache:  # what predict_scores does, keeping every vector for fit_recheck
+        cleaned = torch_clf._prepare(kept)
+        cache["all_vectors"] = torch_clf.embed(cleaned, normalized=True)[0]
+        cache["scores"] = torch_clf._scores(cache["all_vectors"], cleaned)
+        cache["vectors"] = cache["all_vectors"][:vector_sample]
     s_torch, v_torch = cache["scores"], cache["vectors"]
     start = time.perf_counter()
     s_other = other.predict_scores(kept)
@@ -476,6 +478,69 @@ def check_backend(
                                         "accuracy": float(np.mean(b[rows] == gold)),
                                         "difference": paired_bootstrap_f1(gold, a[rows], b[rows])}
     return result
+
+
+def fit_recheck(directory: Path, texts: Sequence[str], reference: Any, cache: dict[str, Any]) -> dict[str, Any]:
+    """Margins of the ``onnx-int8-checked`` backend (:func:`cur_nlp.recheck.fit_margins`): the largest shift the int8
+    file of ``directory`` gives any head's decision scores, and the registry's similarities, on ``texts``
+    against the fp32 ``reference`` classifier (``cache``: as filled by :func:`check_backend` on the same texts).
+    Also records how many int8 labels differ from fp32 there, what share of the texts the margins recheck, and
+    (``held_out``) how many labels still differ on every second text when the margins are fitted on the others."""
+    from cur_nlp.backends import CHECKED_INT8
+    from cur_nlp.classifier import ComplaintClassifier, decide
+    from cur_nlp.recheck import REGISTRY, fit_margins, needs_recheck, registry_scores
+
+    fast = ComplaintClassifier.from_pretrained(directory, backend="onnx-int8")
+    cleaned = [t for t in fast._prepare(texts) if t.strip()]
+    if "all_vectors" not in cache:
+        cache["all_vectors"] = reference.embed(cleaned, normalized=True)[0]
+        cache["scores"] = reference._scores(cache["all_vectors"], cleaned)
+    v_fast = fast.embed(cleaned, normalized=True)[0]
+    s_fast, s_ref = fast._scores(v_fast, cleaned), cache["scores"]
+    sims_fast = sims_ref = None
+    if reference.registry is not None:  # claims embedded in fp32 on both sides, as CheckedBackend does
+        sims_fast = reference.registry.similarities(v_fast, cleaned)
+        sims_ref = reference.registry.similarities(cache["all_vectors"], cleaned)
+    heads = reference.config.heads
+    threshold = reference.registry.threshold if reference.registry is not None else None
+
+    def rows(values: Any, part: np.ndarray) -> Any:
+        if values is None:
+            return None
+        return {k: v[part] for k, v in values.items()} if isinstance(values, dict) else values[part]
+
+    def fitted(part: np.ndarray) -> dict[str, float]:
+        return fit_margins(heads, rows(s_fast, part), rows(s_ref, part), rows(sims_fast, part), rows(sims_ref, part),
+                           threshold)
+
+    everything = np.arange(len(cleaned))
+    bounds = fitted(everything)
+    rechecked = needs_recheck(heads, s_fast, bounds, sims_fast, threshold)
+    changed = {h.name: int(np.sum(decide(h, s_fast[h.name]) != decide(h, s_ref[h.name]))) for h in heads}
+    # on the texts the bounds come from, every changed label is rechecked by construction; margins fitted on
+    # every other text and applied to the rest tell how well they carry over to unseen posts
+    fit_part, held_part = everything[::2], everything[1::2]
+    held_rechecked = needs_recheck(heads, rows(s_fast, held_part), fitted(fit_part), rows(sims_fast, held_part),
+                                   threshold)
+    held_out = {"fitted_on_texts": len(fit_part), "checked_on_texts": len(held_part),
+                "rechecked_share": float(held_rechecked.mean()) if len(held_part) else 0.0,
+                "int8_labels_changed": {}, "labels_changed_after_recheck": {}}
+    for head in heads:
+        fast_labels = decide(head, s_fast[head.name][held_part])
+        ref_labels = decide(head, s_ref[head.name][held_part])
+        after = np.where(held_rechecked, ref_labels, fast_labels)
+        held_out["int8_labels_changed"][head.name] = int(np.sum(fast_labels != ref_labels))
+        held_out["labels_changed_after_recheck"][head.name] = int(np.sum(after != ref_labels))
+    if sims_fast is not None and threshold is not None:  # which claim matches, or none
+        fast_match = registry_scores(sims_fast[held_part], threshold).argmax(axis=1)
+        ref_match = registry_scores(sims_ref[held_part], threshold).argmax(axis=1)
+        held_out["int8_labels_changed"][REGISTRY] = int(np.sum(fast_match != ref_match))
+        held_out["labels_changed_after_recheck"][REGISTRY] = int(np.sum(
+            np.where(held_rechecked, ref_match, fast_match) != ref_match))
+    log.info("%s: margins %s recheck %.1f%% of %d texts; held out: %s", CHECKED_INT8, bounds, 100 * rechecked.mean(),
+             len(cleaned), held_out)
+    return {"bounds": bounds, "fitted_on_texts": len(cleaned), "rechecked_share": float(rechecked.mean()),
+            "int8_labels_changed": changed, "held_out": held_out, "reference": "fp32 (cur_nlp.bert or transformers)"}
 
 
 def prepared_check_texts(
@@ -540,7 +605,9 @@ def export_onnx(
     with when the directory has ``SMOOTHING_FILE``. When the fully quantised file fails the
     check, the export keeps the most sensitive matmuls in fp32 (ranked on the same calibration texts, see
     :class:`MixedInt8`), trying the counts of ``fp32_node_counts`` in order and keeping the first file that passes
-    (or the last tried, recorded as failed); ``fp32_node_counts=(0,)`` quantises every matmul. ``check_bf16``
+    (or the last tried, recorded as failed); ``fp32_node_counts=(0,)`` quantises every matmul. With ``quantize``,
+    the kept int8 file is also recorded as ``onnx-int8-checked`` with the recheck margins :func:`fit_recheck`
+    measures on the check texts, and checked like the others. ``check_bf16``
     (default: where the CPU has native bf16) also checks the file-less ``torch-bf16`` backend and records it;
     ``write_onnx=False`` writes no ONNX file (and removes existing ones) and only checks that. Returns the recorded
     ``extra["backends"]`` entry.
@@ -575,7 +642,7 @@ def export_onnx(
         current.extra["backends"] = backends
         current.save(directory)
 
-    names = (["onnx"] + (["onnx-int8"] if quantize else [])) if write_onnx else []
+    names = (["onnx"] + (["onnx-int8", backends.CHECKED_INT8] if quantize else [])) if write_onnx else []
     entries: dict[str, Any] = {
         name: {"file": ONNX_FILES[name], "bytes": (directory / ONNX_FILES[name]).stat().st_size, "passed": False}
         for name in names
@@ -599,6 +666,10 @@ def export_onnx(
 
     try:
         for name in names:
+            if name == backends.CHECKED_INT8:  # margins of the int8 file the ladder kept, recorded before its check
+                entries[name]["bytes"] = int8_path.stat().st_size
+                entries[name]["recheck"] = fit_recheck(directory, check_texts, reference, cache)
+                record(entries)
             check, passed = checked(name)
             entries[name]["quantization"] = None
             if name == "onnx-int8":
