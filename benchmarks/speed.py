@@ -39,13 +39,14 @@ SHIPPED_LIMIT_MB = 120.0
 
 
 # ----------------------------------------------------------------------------------------------- inputs
-def load_posts(data_dir: Path, sources: Sequence[str], limit: int | None) -> list[dict[str, Any]]:
-    """Test posts of each source: ``{"text", "topic", "source"}`` (at most ``limit`` per source)."""
+def load_posts(data_dir: Path, sources: Sequence[str], limit: int | None, split: str = "test") -> list[dict[str, Any]]:
+    """Posts of one split (test by default) of each source: ``{"text", "topic", "source"}`` (at most ``limit`` per
+    source)."""
     from training.splits import load_prepared
 
     posts = []
     for source in sources:
-        test = load_prepared(data_dir, source)["test"]
+        test = load_prepared(data_dir, source)[split]
         rows = range(len(test)) if limit is None else range(min(limit, len(test)))
         texts, topics = test["text"], test["topic"]
         posts += [{"text": texts[i], "topic": topics[i], "source": source} for i in rows]

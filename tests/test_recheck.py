@@ -179,3 +179,34 @@ def test_auto_prefers_the_checked_backend_to_plain_int8(checked_dir, tmp_path, m
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
     assert ComplaintClassifier.from_pretrained(directory).backend.name == ("onnx-int8" if int8_passed else "torch")
+
+
+def _benchmark_module():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("recheck_benchmark", root / "benchmarks" / "recheck.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_counts_changed_labels_per_source_and_prints_them():
+    bench = _benchmark_module()
+    posts = [{"source": "spb"}, {"source": "spb"}, {"source": "kursk"}]
+    reference = {"topic": np.array([0, 1, 2]), "urgency": np.array([0, 0, 0])}
+    chosen = {"topic": np.array([0, 2, 1]), "urgency": np.array([0, 0, 1])}
+    changed = bench.labels_changed(reference, chosen, posts)
+    assert changed == {"spb": {"topic": 1, "urgency": 0}, "kursk": {"topic": 1, "urgency": 1}}
+    diff = {"diff": -0.0123, "p05": -0.03, "p95": 0.001}
+    report = {"split": "test", "per_source": {"spb": 2, "kursk": 1}, "backends": {
+        "torch": {"texts_per_s": 100.0},
+        "onnx-int8-checked": {"texts_per_s": 150.0, "predict_with_places_per_s": 120.0, "rechecked_share": 0.1,
+                              "cold_start_with_places": {"cold_start_median": 1.5}, "labels_changed": changed,
+                              "topic_vs_torch": {"spb": diff, "kursk": diff}}}}
+    table = bench.markdown_table(report)
+    assert "| torch | 100.0 | – | – | – | – | – | – |" in table
+    assert "| onnx-int8-checked | 150.0 | 120.0 | 10.0% | 1.50 | 1 / 1 | -1.23 pt (-3.00 … +0.10) |" in table
