@@ -410,7 +410,7 @@ def select_backend(
     """
     directory = Path(directory)
     name = resolve_backend(name, directory, config)
-    if name in ("torch", "torch-bf16") and num_threads:
+    if name in ("torch", "torch-bf16", CHECKED_INT8) and num_threads:
         import torch
 
         torch.set_num_threads(num_threads)
@@ -432,18 +432,17 @@ def select_backend(
     if name == CHECKED_INT8 and not bounds:
         raise ValueError(f"{directory} records no recheck margins for {name!r}; run `cur-nlp export-onnx {directory}` "
                          "(with int8) to measure them")
-    if model is not None:  # share the fp32 table the torch model already holds instead of loading a second copy
-        table = model.encoder.get_input_embeddings().weight.detach().float().numpy()
+    reference = fp32_reference(directory, config, model) if name == CHECKED_INT8 else None
+    torch_model = model if model is not None else getattr(reference, "model", None)
+    if torch_model is not None:  # share the fp32 table a torch encoder already holds instead of loading a second copy
+        table = torch_model.encoder.get_input_embeddings().weight.detach().float().numpy()
+    elif isinstance(reference, _TorchEncoderBackend):
+        table = reference.encoder.word_embeddings.detach().numpy()
     else:
         table = load_word_embeddings(directory)
-    if name != CHECKED_INT8:
+    if reference is None:
         return OnnxBackend(path, table, name=name, num_threads=num_threads)
-    if num_threads:
-        import torch
-
-        torch.set_num_threads(num_threads)
-    fast = OnnxBackend(path, table, name="onnx-int8", num_threads=num_threads)
-    return CheckedBackend(fast, fp32_reference(directory, config, model), bounds)
+    return CheckedBackend(OnnxBackend(path, table, name="onnx-int8", num_threads=num_threads), reference, bounds)
 
 
 def __getattr__(attribute: str) -> Any:

@@ -425,6 +425,17 @@ def quantize_calibrated(
     return record, MixedInt8(source, table, selection, per_channel)
 
 
+def _reference_outputs(reference: Any, cleaned: Sequence[str], cache: dict[str, Any],
+                       vector_sample: int = 256) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """fp32 vectors and scores of the normalised, non-empty check texts, as ``predict_scores`` computes them, once
+    per ``cache`` (shared by :func:`check_backend` and :func:`fit_recheck`)."""
+    if "scores" not in cache:
+        cache["all_vectors"] = reference.embed(cleaned, normalized=True)[0]
+        cache["scores"] = reference._scores(cache["all_vectors"], cleaned)
+        cache["vectors"] = cache["all_vectors"][:vector_sample]
+    return cache["all_vectors"], cache["scores"]
+
+
 def check_backend(
     directory: Path, name: str, texts: Sequence[str], topic_labels: Sequence[str | None] | None = None,
     reference: Any | None = None, vector_sample: int = 256, cache: dict[str, Any] | None = None,
@@ -440,11 +451,7 @@ def check_backend(
     keep = [i for i, t in enumerate(torch_clf._prepare(texts)) if t.strip()]
     kept = [texts[i] for i in keep]
     cache = {} if cache is None else cache
-    if "scores" not in cache:  # what predict_scores does, keeping every vector for fit_recheck
-        cleaned = torch_clf._prepare(kept)
-        cache["all_vectors"] = torch_clf.embed(cleaned, normalized=True)[0]
-        cache["scores"] = torch_clf._scores(cache["all_vectors"], cleaned)
-        cache["vectors"] = cache["all_vectors"][:vector_sample]
+    _reference_outputs(torch_clf, torch_clf._prepare(kept), cache, vector_sample)
     s_torch, v_torch = cache["scores"], cache["vectors"]
     start = time.perf_counter()
     s_other = other.predict_scores(kept)
@@ -486,21 +493,18 @@ def fit_recheck(directory: Path, texts: Sequence[str], reference: Any, cache: di
     against the fp32 ``reference`` classifier (``cache``: as filled by :func:`check_backend` on the same texts).
     Also records how many int8 labels differ from fp32 there, what share of the texts the margins recheck, and
     (``held_out``) how many labels still differ on every second text when the margins are fitted on the others."""
-    from cur_nlp.backends import CHECKED_INT8
     from cur_nlp.classifier import ComplaintClassifier, decide
     from cur_nlp.recheck import REGISTRY, fit_margins, needs_recheck, registry_scores
 
     fast = ComplaintClassifier.from_pretrained(directory, backend="onnx-int8")
     cleaned = [t for t in fast._prepare(texts) if t.strip()]
-    if "all_vectors" not in cache:
-        cache["all_vectors"] = reference.embed(cleaned, normalized=True)[0]
-        cache["scores"] = reference._scores(cache["all_vectors"], cleaned)
+    v_ref, s_ref = _reference_outputs(reference, cleaned, cache)
     v_fast = fast.embed(cleaned, normalized=True)[0]
-    s_fast, s_ref = fast._scores(v_fast, cleaned), cache["scores"]
+    s_fast = fast._scores(v_fast, cleaned)
     sims_fast = sims_ref = None
     if reference.registry is not None:  # claims embedded in fp32 on both sides, as CheckedBackend does
         sims_fast = reference.registry.similarities(v_fast, cleaned)
-        sims_ref = reference.registry.similarities(cache["all_vectors"], cleaned)
+        sims_ref = reference.registry.similarities(v_ref, cleaned)
     heads = reference.config.heads
     threshold = reference.registry.threshold if reference.registry is not None else None
 
@@ -537,8 +541,8 @@ def fit_recheck(directory: Path, texts: Sequence[str], reference: Any, cache: di
         held_out["int8_labels_changed"][REGISTRY] = int(np.sum(fast_match != ref_match))
         held_out["labels_changed_after_recheck"][REGISTRY] = int(np.sum(
             np.where(held_rechecked, ref_match, fast_match) != ref_match))
-    log.info("%s: margins %s recheck %.1f%% of %d texts; held out: %s", CHECKED_INT8, bounds, 100 * rechecked.mean(),
-             len(cleaned), held_out)
+    log.info("%s: margins %s recheck %.1f%% of %d texts; held out: %s", backends.CHECKED_INT8, bounds,
+             100 * rechecked.mean(), len(cleaned), held_out)
     return {"bounds": bounds, "fitted_on_texts": len(cleaned), "rechecked_share": float(rechecked.mean()),
             "int8_labels_changed": changed, "held_out": held_out, "reference": "fp32 (cur_nlp.bert or transformers)"}
 
