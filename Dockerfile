@@ -23,6 +23,8 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 COPY pyproject.toml README.md ./
 COPY cur_nlp ./cur_nlp
 COPY serve ./serve
+# the distribution also carries the training package (cur_nlp_training); its code is small, its data stays out
+COPY training ./training
 RUN pip install ".[serve]"
 
 COPY models/default ./models/default

@@ -1,11 +1,12 @@
 # cur_nlp: `make run` sets up .venv and starts the classify service on 127.0.0.1:8000 with the embedded model;
-# `make test` sets up .venv and runs the test suite; `make predict` classifies examples/posts.jsonl.
+# `make test` sets up .venv and runs the test suite (`make test-fast`: the quick unit loop); `make predict` classifies
+# examples/posts.jsonl.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run predict test test-slow data baseline train distill qat evaluate clean
+.PHONY: setup run predict test test-fast test-slow data baseline train distill speed evaluate clean
 
 setup: $(STAMP)
 
@@ -27,6 +28,10 @@ predict: setup
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
+# the development loop: unit tests on the tiny random model, no real model, corpora or notebooks (under a minute)
+test-fast: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not real"
+
 test-slow: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q --run-slow
 
@@ -41,16 +46,12 @@ train: data
 
 # a 6-layer student of the default model (about 25 minutes on 2 cores), evaluated like any model
 distill: data
-	$(BIN)/python -m training.distill --teacher models/default --layers 6 --out runs/student
+	$(BIN)/python -m cur_nlp_training.distill --teacher models/default --layers 6 --out runs/student
 	$(BIN)/cur-nlp evaluate --model runs/student --baseline artifacts/baseline
 
-# a copy of the default model trained to keep its labels in ONNX Runtime's int8 (docs/speed.md, seventh round: two
-# epochs, about 45 minutes on 2 cores), exported with its int8 file and compared with the default model on dev
-qat: data
-	$(BIN)/python -m training.qat train --teacher models/default --out runs/qat8
-	$(BIN)/python -m training.qat train --teacher models/default --init runs/qat8 --lr 1e-6 --out runs/qat8b
-	$(BIN)/cur-nlp export-onnx runs/qat8b --data artifacts/data --fp32-nodes 0
-	$(BIN)/python -m training.qat compare --teacher models/default --model runs/qat8b --backend onnx-int8 --split dev
+# speed and agreement of the backends on the SPb + Kursk test posts, side by side (docs/speed.md)
+speed: data
+	$(BIN)/python benchmarks/speed.py --out reports/speed/speed.json --markdown reports/speed/table.md
 
 evaluate: setup
 	$(BIN)/cur-nlp evaluate --model models/default --baseline artifacts/baseline --out reports/default

@@ -4,7 +4,7 @@
 
 Prints ms/post for: rules only, rules + Natasha NER (extraction), and extraction + geocoding with
 the built-in geonames gazetteer (and with the SPb street gazetteer on real portal posts when the
-shared data and the gazetteer built by ``python -m training.geo_eval build-spb-gazetteer`` exist).
+shared data and the gazetteer built by ``python -m cur_nlp_training.geo_eval build-spb-gazetteer`` exist).
 Start-up (model and gazetteer loading) is reported separately and not included. «cold» = the first
 pass over the posts with empty word-analysis caches, «warm» = median of later passes.
 """

@@ -65,7 +65,7 @@ class Explanation:
 
 def explain(classifier, text: str, heads: list[str] | None = None) -> Explanation:
     """Word weights for every head's decision on ``text`` (the raw text; offsets refer to it)."""
-    from cur_nlp.classifier import decide
+    from cur_nlp.decoding import decide
 
     words = list(_WORD.finditer(text))
     variants = [text] + [text[: m.start()] + text[m.end() :] for m in words]

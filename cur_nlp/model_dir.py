@@ -14,9 +14,9 @@ A model directory contains::
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 FORMAT = "cur_nlp.multihead"
 FORMAT_VERSION = 1
@@ -54,6 +54,74 @@ class HeadSpec:
 
 
 @dataclass
+class SparseMix:
+    """TF-IDF n-gram heads mixed into the encoder heads (``sparse.safetensors``): the weight ``alpha`` of the sparse
+    log-probabilities per head, tuned on dev, and what was measured when tuning."""
+
+    alpha: dict[str, float]
+    blocks: str = ""
+    dev: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BackendRecord:
+    """One encoder backend checked against torch fp32 at export (``cur-nlp export-onnx``): its file (``None`` for
+    ``torch-bf16``, which needs none), whether its check passed, and the check itself."""
+
+    file: str | None
+    bytes: int = 0
+    passed: bool = False
+    quantization: dict[str, Any] | None = None
+    check: dict[str, Any] = field(default_factory=dict)
+    criteria: dict[str, Any] = field(default_factory=dict)
+    fused_ops: dict[str, int] | None = None
+    export_seconds: float | None = None
+
+    RETIRED_KEYS: ClassVar[frozenset[str]] = frozenset({"recheck"})
+    """Keys older exports wrote for experiments that were removed; read and dropped."""
+
+
+@dataclass
+class ModelExtras:
+    """The optional sections of ``config.json`` (stored under ``extra``), each typed.
+
+    ``sparse``: the TF-IDF mix; ``registry_threshold`` / ``registry_tuning``: the known-fakes match threshold and
+    how it was tuned; ``backends``: the backends checked at export; ``distillation``: how a student was made.
+    """
+
+    sparse: SparseMix | None = None
+    registry_threshold: float | None = None
+    registry_tuning: dict[str, Any] | None = None
+    backends: dict[str, BackendRecord] = field(default_factory=dict)
+    distillation: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "ModelExtras":
+        """Parse the ``extra`` object; unknown sections are an error that names them."""
+        data = dict(data or {})
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"config.json: unknown sections in 'extra': {unknown}; "
+                             f"expected some of {[f.name for f in fields(cls)]}")
+        sparse = data.get("sparse")
+        backends = {
+            name: BackendRecord(**{k: v for k, v in entry.items() if k not in BackendRecord.RETIRED_KEYS})
+            for name, entry in (data.get("backends") or {}).items() if isinstance(entry, dict)
+        }
+        return cls(sparse=SparseMix(**sparse) if isinstance(sparse, dict) else sparse,
+                   registry_threshold=data.get("registry_threshold"), registry_tuning=data.get("registry_tuning"),
+                   backends=backends, distillation=data.get("distillation"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``extra`` object as stored: empty sections (and a backend's unset export time) left out."""
+        data = {k: v for k, v in asdict(self).items() if v not in (None, {})}
+        for entry in data.get("backends", {}).values():
+            if entry["export_seconds"] is None:
+                del entry["export_seconds"]
+        return data
+
+
+@dataclass
 class ModelConfig:
     """``config.json`` of a model directory."""
 
@@ -66,10 +134,12 @@ class ModelConfig:
     max_length: int = 128
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: ModelExtras = field(default_factory=ModelExtras)
 
     def __post_init__(self) -> None:
         self.heads = [h if isinstance(h, HeadSpec) else HeadSpec(**h) for h in self.heads]
+        if not isinstance(self.extra, ModelExtras):
+            self.extra = ModelExtras.from_dict(self.extra)
         if self.pooling not in ("mean", "cls"):
             raise ValueError(f"expected pooling 'mean' or 'cls', found {self.pooling!r}")
         names = [h.name for h in self.heads]
@@ -86,7 +156,8 @@ class ModelConfig:
     def save(self, directory: str | Path) -> None:
         """Write ``config.json`` into ``directory``."""
         path = Path(directory) / CONFIG_FILE
-        path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        data = {**asdict(self), "extra": self.extra.to_dict()}
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, directory: str | Path) -> "ModelConfig":

@@ -68,12 +68,13 @@ class FakeRegistry:
 
     @classmethod
     def from_file(cls, path: str | Path, classifier: Any, threshold: float | None = None) -> "FakeRegistry":
-        """Read ``path`` and embed its claims with ``classifier``'s encoder (its fp32 reference, where the backend
-        has one, so that a recheck compares fp32 posts with fp32 claims)."""
+        """Read ``path`` and embed its claims with ``classifier``'s encoder; the threshold defaults to the model's
+        tuned one (``extra.registry_threshold``), else :data:`DEFAULT_THRESHOLD`."""
         entries = read_registry(path)
-        vectors, _ = classifier.embed([e.claim for e in entries], exact=True)
+        vectors, _ = classifier.embed([e.claim for e in entries])
         if threshold is None:
-            threshold = float(classifier.config.extra.get("registry_threshold", DEFAULT_THRESHOLD))
+            tuned = classifier.config.extra.registry_threshold
+            threshold = float(DEFAULT_THRESHOLD if tuned is None else tuned)
         return cls(entries, vectors, threshold, sparse=getattr(classifier, "sparse", None))
 
     def similarities(self, vectors: np.ndarray, texts: list[str] | None = None,

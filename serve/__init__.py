@@ -1,1 +1,1 @@
-"""The cur_nlp classify service (FastAPI): ``serve.app.create_app`` and ``serve.app.run``."""
+"""The cur_nlp classify service (FastAPI): ``cur_nlp_serve.app.create_app`` and ``cur_nlp_serve.app.run``."""

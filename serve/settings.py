@@ -60,9 +60,9 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(30.0, gt=0, description="Longest wait for a result before 503.")
     num_threads: int | None = Field(None, ge=1, description="Torch CPU threads (default: torch's choice).")
     backend: Literal[BACKEND_NAMES] = Field(  # type: ignore[valid-type]
-        "auto", description="Encoder backend (cur_nlp.backends): auto picks torch-bf16 on AMX CPUs, else "
-                            "onnx-int8-checked (int8 with an fp32 recheck) where exported and checked; torch (fp32) "
-                            "uses less memory than torch-bf16.")
+        "auto", description="Encoder backend (cur_nlp.backends): auto picks torch-bf16 on CPUs with AMX or "
+                            "AVX-512 BF16, else an ONNX file exported and checked for the model, else torch (fp32); "
+                            "`cur-nlp info` says which and why.")
     warmup: bool = Field(True, description="Run one prediction at startup so the first request is not slow.")
     log_level: str = Field("info", description="Python logging level of the service.")
 

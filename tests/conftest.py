@@ -46,27 +46,28 @@ def min_cosine(first, second, texts=SAMPLE_TEXTS) -> float:
 def padded_batch(clf, texts=SAMPLE_TEXTS):
     """Token ids of ``texts`` as ``ComplaintClassifier.embed`` feeds the encoder (text prefix, right padding) and
     their attention mask, both int64 ``(n, longest)``."""
-    import numpy as np
+    from cur_nlp.batching import encode, pad
 
-    encoded = clf.tokenizer([clf.config.text_prefix + t for t in texts])["input_ids"]
-    ids = np.full((len(encoded), max(map(len, encoded))), clf.tokenizer.pad_token_id or 0, dtype=np.int64)
-    mask = np.zeros_like(ids)
-    for row, tokens in enumerate(encoded):
-        ids[row, : len(tokens)] = tokens
-        mask[row, : len(tokens)] = 1
-    return ids, mask
+    ids, _ = encode(clf.tokenizer, texts, clf.config.text_prefix, clf.config.max_length)
+    return pad(ids, clf.tokenizer.pad_token_id or 0)
 
 
 def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", default=False, help="run slow corpus/real-model tests")
 
 
+REAL_MODULES = {"test_notebooks", "test_golden_real", "test_data", "test_geo_eval", "test_serve_fuzz"}
+"""Test modules that read ../shared corpora, run notebooks or fuzz the service: marked ``real``."""
+
+
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--run-slow"):
-        return
+    """Mark tests of the real model, corpora and notebooks ``real`` (``make test-fast`` leaves them out), and skip
+    ``slow`` ones unless ``--run-slow``."""
     skip = pytest.mark.skip(reason="slow test: run with --run-slow")
     for item in items:
-        if "slow" in item.keywords:
+        if "default_classifier" in getattr(item, "fixturenames", ()) or item.module.__name__ in REAL_MODULES:
+            item.add_marker(pytest.mark.real)
+        if "slow" in item.keywords and not config.getoption("--run-slow"):
             item.add_marker(skip)
 
 

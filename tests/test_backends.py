@@ -14,6 +14,8 @@ import cur_nlp.backends as backends
 from cur_nlp.backends import ONNX_FILES, EncoderBackend, OnnxBackend, TorchBackend, TorchBf16Backend
 from cur_nlp.classifier import ComplaintClassifier
 
+from cur_nlp.batching import padded_width
+
 from conftest import SAMPLE_TEXTS, min_cosine, padded_batch
 
 pytest.importorskip("onnxruntime")
@@ -23,7 +25,7 @@ pytest.importorskip("onnx")
 @pytest.fixture(scope="module")
 def exported_dir(tiny_model_dir, tmp_path_factory):
     """A copy of the tiny model with fp32 and int8 ONNX files exported and checked on the sample texts."""
-    from cur_nlp.backends.export import export_onnx
+    from cur_nlp_training.export_onnx import export_onnx
 
     directory = tmp_path_factory.mktemp("exported") / "model"
     shutil.copytree(tiny_model_dir, directory)
@@ -31,14 +33,27 @@ def exported_dir(tiny_model_dir, tmp_path_factory):
     return directory
 
 
+@pytest.fixture
+def selectable_dir(exported_dir, tmp_path):
+    """A copy of the exported model whose recorded checks a test may change."""
+    directory = tmp_path / "model"
+    shutil.copytree(exported_dir, directory)
+    return directory
+
+
 def _recorded(directory) -> dict:
     return json.loads((directory / "config.json").read_text())["extra"]["backends"]
+
+
+def _cpu_flags(monkeypatch, *flags: str) -> None:
+    """Pretend the CPU has exactly these ``/proc/cpuinfo`` flags."""
+    monkeypatch.setattr(backends.cpu, "cpu_flags", lambda: frozenset(flags))
 
 
 @pytest.fixture(autouse=True)
 def no_native_bf16(monkeypatch):
     """Selection tests do not depend on this machine's CPU: no native bf16 unless a test says so."""
-    monkeypatch.setattr(backends, "native_bf16", lambda: False)
+    _cpu_flags(monkeypatch, "avx2")
 
 
 def _set_passed(directory, passed: dict[str, bool]) -> None:
@@ -50,75 +65,27 @@ def _set_passed(directory, passed: dict[str, bool]) -> None:
 
 def test_export_writes_files_and_records_them(exported_dir):
     recorded = _recorded(exported_dir)
-    assert set(recorded) == {"onnx", "onnx-int8", "onnx-int8-checked", "torch-bf16"}
+    assert set(recorded) == {"onnx", "onnx-int8", "torch-bf16"}
     for name, entry in recorded.items():
         assert set(entry["check"]["agreement"]) == {"topic", "urgency", "fake"}
         if name != "torch-bf16":
             assert entry["file"] == ONNX_FILES[name]
             assert (exported_dir / entry["file"]).stat().st_size == entry["bytes"]
     assert recorded["torch-bf16"]["file"] is None
-    assert "smooth_alpha" in recorded["onnx-int8"]["quantization"]
+    assert recorded["onnx-int8"]["quantization"] == {"type": "dynamic", "weights": "QInt8", "per_channel": True}
     assert recorded["onnx"]["passed"] is True
     assert recorded["onnx-int8"]["bytes"] < recorded["onnx"]["bytes"]
 
 
 def test_export_without_fp32_records_only_existing_files(tiny_model_dir, tmp_path):
-    from cur_nlp.backends.export import export_onnx
+    from cur_nlp_training.export_onnx import export_onnx
 
     directory = tmp_path / "model"
     shutil.copytree(tiny_model_dir, directory)
     entries = export_onnx(directory, quantize=True, texts=SAMPLE_TEXTS, check_bf16=False)
-    assert set(entries) == {"onnx-int8", "onnx-int8-checked"} == set(_recorded(directory))
+    assert set(entries) == {"onnx-int8"} == set(_recorded(directory))
     assert not (directory / ONNX_FILES["onnx"]).exists()
     assert (directory / ONNX_FILES["onnx-int8"]).exists()
-
-
-def test_int8_export_keeps_sensitive_nodes_in_fp32_until_the_check_passes(tiny_model_dir, tmp_path):
-    from cur_nlp.backends.export import export_onnx, weight_nodes
-
-    directory = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, directory)
-    # an agreement above 1 cannot be reached: every rung of the ladder is tried and the last one is kept
-    entries = export_onnx(directory, quantize=True, keep_fp32=True, texts=SAMPLE_TEXTS, check_bf16=False,
-                          fp32_node_counts=(0, 1, 3), min_agreement=1.01)
-    int8 = entries["onnx-int8"]
-    quantization = int8["quantization"]
-    assert int8["passed"] is False
-    assert [t["fp32_nodes"] for t in quantization["tries"]] == [0, 1, 3]
-    nodes = weight_nodes(directory / ONNX_FILES["onnx"])
-    assert set(quantization["node_sensitivity"]) == set(nodes)
-    ranked = sorted(nodes, key=quantization["node_sensitivity"].__getitem__, reverse=True)
-    assert quantization["fp32_nodes"] == ranked[:3]
-    assert int8["bytes"] == (directory / ONNX_FILES["onnx-int8"]).stat().st_size
-    assert not list(directory.glob("*.tmp.onnx"))
-
-
-def test_int8_export_stops_at_the_first_count_that_passes(tiny_model_dir, tmp_path):
-    from cur_nlp.backends.export import export_onnx
-
-    directory = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, directory)
-    entries = export_onnx(directory, quantize=True, texts=SAMPLE_TEXTS, check_bf16=False, fp32_node_counts=(0, 2),
-                          min_agreement=0.0, max_f1_drop=1.0)
-    quantization = entries["onnx-int8"]["quantization"]
-    assert entries["onnx-int8"]["passed"] is True
-    assert [t["fp32_nodes"] for t in quantization["tries"]] == [0]
-    assert quantization["fp32_nodes"] == [] and "node_sensitivity" not in quantization
-
-
-def test_mixed_int8_with_every_node_in_fp32_is_the_fp32_graph(exported_dir, tmp_path):
-    from cur_nlp.backends import load_word_embeddings
-    from cur_nlp.backends.export import MixedInt8, _run_pooled, weight_nodes
-
-    fp32 = exported_dir / ONNX_FILES["onnx"]
-    table = load_word_embeddings(exported_dir).astype(np.float32)
-    batches = [np.array([[0, 5, 9, 14, 2]]), np.array([[0, 7, 3, 2]])]
-    mixed = MixedInt8(fp32, table, batches)
-    target = tmp_path / "mixed.onnx"
-    assert mixed.write(target, 1000) == mixed.ranked_nodes() and len(mixed.kept) == len(weight_nodes(fp32))
-    np.testing.assert_allclose(_run_pooled(target, table, batches), _run_pooled(fp32, table, batches), atol=1e-6)
-    mixed.write(target, 0)
-    assert mixed.kept == [] and target.stat().st_size < fp32.stat().st_size
 
 
 def test_onnx_vectors_match_torch(exported_dir):
@@ -205,41 +172,60 @@ def test_bf16_vectors_are_close(exported_dir):
 def test_bf16_pads_batches_to_a_multiple_of_16_without_changing_vectors(exported_dir):
     bf16 = ComplaintClassifier.from_pretrained(exported_dir, backend="torch-bf16")
     limit = bf16.config.max_length
-    assert [bf16._padded_width(w) for w in (1, 16, 17)] == [16, 16, 32]
-    assert bf16._padded_width(limit - 1) <= limit and bf16._padded_width(limit) == limit
-    assert ComplaintClassifier.from_pretrained(exported_dir, backend="torch")._padded_width(17) == 17
+    assert bf16.backend.width_multiple == 16
+    assert [padded_width(w, 16, limit) for w in (1, 16, 17)] == [16, 16, 32]
+    assert padded_width(limit - 1, 16, limit) <= limit and padded_width(limit, 16, limit) == limit
+    assert getattr(ComplaintClassifier.from_pretrained(exported_dir, backend="torch").backend, "width_multiple", 1) == 1
     alone = np.concatenate([bf16.embed([t])[0] for t in SAMPLE_TEXTS])
     batched, _ = bf16.embed(SAMPLE_TEXTS)
     cosine = (alone * batched).sum(1) / np.linalg.norm(alone, axis=1) / np.linalg.norm(batched, axis=1)
     assert cosine.min() > 0.99  # bf16 rounding differs with the width; a masking error would not stay this close
 
 
-def test_auto_prefers_bf16_only_on_native_bf16(exported_dir, monkeypatch):
-    _set_passed(exported_dir, {"onnx": True, "onnx-int8": True, "onnx-int8-checked": False, "torch-bf16": True})
-    assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "onnx-int8"
-    monkeypatch.setattr(backends, "native_bf16", lambda: True)
-    assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "torch-bf16"
-    _set_passed(exported_dir, {"torch-bf16": False})
-    assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "onnx-int8"
+@pytest.mark.parametrize("flag", ["amx_bf16", "avx512_bf16"])
+def test_auto_prefers_bf16_on_amx_or_avx512_bf16_cpus(selectable_dir, monkeypatch, flag):
+    _set_passed(selectable_dir, {"onnx": True, "onnx-int8": True, "torch-bf16": True})
+    assert ComplaintClassifier.from_pretrained(selectable_dir).backend.name == "onnx-int8"
+    _cpu_flags(monkeypatch, "avx2", flag)
+    assert ComplaintClassifier.from_pretrained(selectable_dir).backend.name == "torch-bf16"
+    chosen, candidates = backends.explain_auto(selectable_dir, ComplaintClassifier.from_pretrained(selectable_dir).config)
+    assert chosen == "torch-bf16" and flag in candidates[0].reason
+    _set_passed(selectable_dir, {"torch-bf16": False})
+    assert ComplaintClassifier.from_pretrained(selectable_dir).backend.name == "onnx-int8"
 
 
-def test_auto_picks_int8_when_checked(exported_dir):
-    _set_passed(exported_dir, {"onnx": True, "onnx-int8": True, "onnx-int8-checked": False})
-    assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "onnx-int8"
-    _set_passed(exported_dir, {"onnx": True, "onnx-int8": False})
-    assert ComplaintClassifier.from_pretrained(exported_dir).backend.name == "onnx"
-    _set_passed(exported_dir, {"onnx": False, "onnx-int8": False})
-    assert isinstance(ComplaintClassifier.from_pretrained(exported_dir).backend, TorchBackend)
+def test_info_says_what_auto_picks_and_why(selectable_dir, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cur_nlp.cli import app
+
+    _set_passed(selectable_dir, {"onnx": False, "onnx-int8": False, "torch-bf16": True})
+    result = CliRunner().invoke(app, ["info", "--model", str(selectable_dir)])
+    assert result.exit_code == 0, result.output
+    assert "backend auto: torch\n" in result.output and "the CPU has none of amx_bf16, avx512_bf16" in result.output
+    assert "onnx-int8: skipped - its recorded check against torch fp32 failed" in result.output
+    _cpu_flags(monkeypatch, "avx512_bf16")
+    result = CliRunner().invoke(app, ["info", "--model", str(selectable_dir)])
+    assert "backend auto: torch-bf16" in result.output and "CPU has avx512_bf16" in result.output
 
 
-def test_auto_falls_back_to_torch_without_onnxruntime(exported_dir, monkeypatch):
-    _set_passed(exported_dir, {"onnx": True, "onnx-int8": True, "onnx-int8-checked": True})
+def test_auto_picks_int8_when_checked(selectable_dir):
+    _set_passed(selectable_dir, {"onnx": True, "onnx-int8": True})
+    assert ComplaintClassifier.from_pretrained(selectable_dir).backend.name == "onnx-int8"
+    _set_passed(selectable_dir, {"onnx": True, "onnx-int8": False})
+    assert ComplaintClassifier.from_pretrained(selectable_dir).backend.name == "onnx"
+    _set_passed(selectable_dir, {"onnx": False, "onnx-int8": False})
+    assert isinstance(ComplaintClassifier.from_pretrained(selectable_dir).backend, TorchBackend)
+
+
+def test_auto_falls_back_to_torch_without_onnxruntime(selectable_dir, monkeypatch):
+    _set_passed(selectable_dir, {"onnx": True, "onnx-int8": True})
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails
-    clf = ComplaintClassifier.from_pretrained(exported_dir)
+    clf = ComplaintClassifier.from_pretrained(selectable_dir)
     assert clf.backend.name == "torch"
     assert clf.predict(SAMPLE_TEXTS[:2])[0].heads["topic"].label
     with pytest.raises(ImportError, match="onnxruntime"):
-        ComplaintClassifier.from_pretrained(exported_dir, backend="onnx-int8")
+        ComplaintClassifier.from_pretrained(selectable_dir, backend="onnx-int8")
 
 
 def test_auto_falls_back_to_torch_without_file(exported_dir, tmp_path):
@@ -265,31 +251,16 @@ def test_unknown_backend_is_rejected(tiny_model_dir):
 def test_cli_export_onnx(tiny_model_dir, tmp_path):
     from typer.testing import CliRunner
 
-    from cur_nlp.cli import app
+    from cur_nlp.cli import app, register_plugins
 
+    register_plugins(app)
     directory = tmp_path / "model"
     shutil.copytree(tiny_model_dir, directory)
-    texts = tmp_path / "texts.jsonl"
-    texts.write_text("\n".join(json.dumps({"text": t, "topic": "housing"}, ensure_ascii=False) for t in SAMPLE_TEXTS))
-    result = CliRunner().invoke(app, ["export-onnx", str(directory), "--no-quantize", "--texts", str(texts)])
+    result = CliRunner().invoke(app, ["export-onnx", str(directory), "--no-quantize"])
     assert result.exit_code == 0, result.output
     assert set(_recorded(directory)) == {"onnx"}
     assert "onnx: encoder.onnx" in result.output
-    assert _recorded(directory)["onnx"]["check"]["topic_macro_f1"]["n"] == len(SAMPLE_TEXTS)
-
-
-def test_cli_export_onnx_fp32_nodes(tiny_model_dir, tmp_path):
-    from typer.testing import CliRunner
-
-    from cur_nlp.cli import app
-
-    directory = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, directory)
-    result = CliRunner().invoke(app, ["export-onnx", str(directory), "--fp32-nodes", "0"])
-    assert result.exit_code == 0, result.output
-    assert [t["fp32_nodes"] for t in _recorded(directory)["onnx-int8"]["quantization"]["tries"]] == [0]
-    result = CliRunner().invoke(app, ["export-onnx", str(directory), "--fp32-nodes", "4,x"])
-    assert result.exit_code != 0 and "--fp32-nodes" in result.output
+    assert _recorded(directory)["onnx"]["check"]["texts"] == "built-in smoke set"
 
 
 def test_onnx_splits_large_batches_without_changing_vectors(exported_dir):
@@ -302,14 +273,14 @@ def test_onnx_splits_large_batches_without_changing_vectors(exported_dir):
 
 
 def test_no_onnx_records_only_bf16_and_removes_files(exported_dir, tmp_path):
-    from cur_nlp.backends.export import export_onnx
+    from cur_nlp_training.export_onnx import export_onnx
 
     directory = tmp_path / "model"
     shutil.copytree(exported_dir, directory)
     entries = export_onnx(directory, texts=SAMPLE_TEXTS, write_onnx=False, check_bf16=True)
     assert set(entries) == {"torch-bf16"} == set(_recorded(directory))
     assert not any((directory / f).exists() for f in ONNX_FILES.values())
-    check = entries["torch-bf16"]["check"]
+    check = entries["torch-bf16"].check
     assert set(check["agreement"]) == {"topic", "urgency", "fake"}
     # the tiny random model has near-tied logits, so one of its 8 labels may flip under bf16 rounding;
     # the vectors themselves must stay close

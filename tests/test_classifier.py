@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cur_nlp.classifier import decide
+from cur_nlp.decoding import decide
 from cur_nlp.model_dir import HeadSpec
 from cur_nlp.results import Prediction
 

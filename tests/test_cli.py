@@ -2,9 +2,10 @@ import json
 
 from typer.testing import CliRunner
 
-from cur_nlp.cli import app
+from cur_nlp.cli import app, register_plugins
 
 runner = CliRunner()
+register_plugins(app)  # what the `cur-nlp` script does before it runs: the training and service commands
 
 
 def _run(args, input=None):
@@ -14,12 +15,13 @@ def _run(args, input=None):
 def test_help_lists_commands():
     result = _run(["--help"])
     assert result.exit_code == 0
-    for command in ("predict", "train", "evaluate", "baseline", "data", "labels"):
+    for command in ("predict", "train", "evaluate", "baseline", "data", "labels", "info", "serve", "export-onnx"):
         assert command in result.output
 
 
 def test_every_command_has_help():
-    for command in (["predict"], ["train"], ["evaluate"], ["baseline"], ["data", "prepare"], ["labels"]):
+    for command in (["predict"], ["train"], ["evaluate"], ["baseline"], ["data", "prepare"], ["labels"], ["info"],
+                    ["serve"], ["export-onnx"], ["heatmap"]):
         result = _run([*command, "--help"])
         assert result.exit_code == 0, command
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from training.data import load_almaty, load_kursk, load_ru22fact, load_spb
-from training.splits import deduplicate, near_duplicate_key, split_by_time, split_stratified
+from cur_nlp_training.data import load_almaty, load_kursk, load_ru22fact, load_spb
+from cur_nlp_training.splits import deduplicate, near_duplicate_key, split_by_time, split_stratified
 
 from conftest import SHARED, requires_shared
 
@@ -48,7 +48,7 @@ def test_kursk_loader_strips_html_and_drops_test_category(tmp_path):
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "Текст Сообщения", "Тематика", "Ответственное лицо", "Категория"])
-        topic = next(iter(__import__("training.mappings").mappings.load_mapping("kursk_topic")))
+        topic = next(iter(__import__("cur_nlp_training.mappings").mappings.load_mapping("kursk_topic")))
         writer.writerow([7, "<p>Нет света&nbsp;в доме</p>", topic, "Администрация", "3"])
         writer.writerow([8, "тест", topic, "Администрация", "12"])
     ds = load_kursk(path)
@@ -102,7 +102,7 @@ def test_stratified_split_is_deterministic_and_disjoint(tmp_path):
 
 @requires_shared
 def test_real_spb_split_has_no_leak():
-    from training.splits import build_splits
+    from cur_nlp_training.splits import build_splits
 
     splits = build_splits("spb")
     keys = {s: {near_duplicate_key(t) for t in splits[s]["text"]} for s in ("train", "dev", "test")}

@@ -9,9 +9,9 @@ import yaml
 from cur_nlp.classifier import ComplaintClassifier
 from cur_nlp.encoder import MultiHeadModel
 from cur_nlp.model_dir import ModelConfig
-from training.config import TrainConfig
-from training.distill import DistillConfig, distill, kept_layers, make_student
-from training.train import train
+from cur_nlp_training.config import TrainConfig
+from cur_nlp_training.distill import DistillConfig, distill, kept_layers, make_student
+from cur_nlp_training.train import train
 
 from test_train import BODIES, _config
 
@@ -49,7 +49,7 @@ def test_distil_a_trained_teacher_end_to_end(tmp_path, tiny_encoder_dir):
     assert student.model.encoder.config.num_hidden_layers == 1
     assert student.head_names == ["routing", "urgent"]
     assert student("Яма на дороге").heads["routing"].label in BODIES
-    record = student.config.extra["distillation"]
+    record = student.config.extra.distillation
     assert record["teacher_layers"] == [1] and record["train_texts"] == 24 and len(record["history"]) == 2
     assert student.config.name == "routing-1l"
     assert TrainConfig.from_yaml(out / "training_config.yaml").name == "routing-1l"

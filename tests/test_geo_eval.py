@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from training import geo_eval
+from cur_nlp_training import geo_eval
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 requires_data = pytest.mark.skipif(not SHARED_DATA.exists(), reason="../shared/data (evaluation corpora) is absent")

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cur_nlp.labels import URGENCY_LEVELS, load_topics, load_urgency_levels, rubricator_group_to_topic, topic_ids
-from training.mappings import MAPPINGS_DIR, load_mapping
+from cur_nlp_training.mappings import MAPPINGS_DIR, load_mapping
 
 from conftest import SHARED, requires_shared
 
@@ -36,7 +36,7 @@ def test_mapping_targets_exist(name):
 
 def test_mapping_rejects_unknown_topic(tmp_path, monkeypatch):
     (tmp_path / "bad.csv").write_text("source_label,topic,urgency\nЯма,potholes,\n", encoding="utf-8")
-    monkeypatch.setattr("training.mappings.MAPPINGS_DIR", tmp_path)
+    monkeypatch.setattr("cur_nlp_training.mappings.MAPPINGS_DIR", tmp_path)
     with pytest.raises(ValueError, match="unknown topic 'potholes'"):
         load_mapping("bad")
 

@@ -24,16 +24,14 @@ def test_match_uses_threshold():
     assert matches[0][0] == "a" and matches[1] is None and matches[2][0] == "b"
 
 
-def test_registry_marks_fake_with_claim_id(tiny_classifier, tmp_path):
-    from cur_nlp.registry import FakeRegistry
+def test_registry_marks_fake_with_claim_id(tiny_model_dir, tmp_path):
+    from cur_nlp.classifier import ComplaintClassifier
 
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps({"id": "kf-x", "claim": "Во дворе яма", "refutation": "нет"}, ensure_ascii=False) + "\n")
-    tiny_classifier.registry = FakeRegistry.from_file(path, tiny_classifier, threshold=0.999)
-    try:
-        result = tiny_classifier("Во дворе яма").to_dict()
-    finally:
-        tiny_classifier.registry = None
+    classifier = ComplaintClassifier.from_pretrained(tiny_model_dir, registry=path)
+    classifier.registry.threshold = 0.999
+    result = classifier("Во дворе яма").to_dict()
     assert result["fake"]["label"] is True and result["fake"]["matched_claim"] == "kf-x"
 
 

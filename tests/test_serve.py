@@ -16,9 +16,9 @@ pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from serve.app import create_app  # noqa: E402
-from serve.batcher import BatcherClosed, MicroBatcher, QueueFull  # noqa: E402
-from serve.settings import Settings  # noqa: E402
+from cur_nlp_serve.app import create_app  # noqa: E402
+from cur_nlp_serve.batcher import BatcherClosed, MicroBatcher, QueueFull  # noqa: E402
+from cur_nlp_serve.settings import Settings  # noqa: E402
 
 SECRET = "СЕКРЕТНЫЙ-ТЕКСТ-42"
 MAX_ITEMS = 8
@@ -329,8 +329,9 @@ class ExplodingClassifier:
         return self.inner.predict(texts, batch_size=batch_size)
 
 
-def test_model_failure_is_a_500_without_text_and_spares_batched_neighbours(tiny_model_dir, tiny_classifier, caplog):
-    app = create_app(make_settings(tiny_model_dir, batch_window_ms=50), classifier=ExplodingClassifier(tiny_classifier))
+def post_concurrently(app, bodies, stagger: float = 0.0):
+    """Run the app's lifespan and post ``bodies`` to /v1/classify, the i-th after ``i * stagger`` seconds, all
+    in flight together; the responses in order and the /metrics text afterwards."""
 
     async def scenario():
         import httpx
@@ -338,13 +339,21 @@ def test_model_failure_is_a_500_without_text_and_spares_batched_neighbours(tiny_
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-                return await asyncio.gather(
-                    http.post("/v1/classify", json={"text": f"BOOM {SECRET}"}),
-                    http.post("/v1/classify", json={"text": "люк во дворе"}),
-                )
 
+                async def post(index, body):
+                    await asyncio.sleep(index * stagger)
+                    return await http.post("/v1/classify", json=body)
+
+                responses = await asyncio.gather(*(post(index, body) for index, body in enumerate(bodies)))
+                return responses, (await http.get("/metrics")).text
+
+    return asyncio.run(scenario())
+
+
+def test_model_failure_is_a_500_without_text_and_spares_batched_neighbours(tiny_model_dir, tiny_classifier, caplog):
+    app = create_app(make_settings(tiny_model_dir, batch_window_ms=50), classifier=ExplodingClassifier(tiny_classifier))
     with caplog.at_level(logging.INFO):
-        bad, good = asyncio.run(scenario())
+        (bad, good), _ = post_concurrently(app, [{"text": f"BOOM {SECRET}"}, {"text": "люк во дворе"}])
     assert bad.status_code == 500 and SECRET not in bad.text and "internal error" in bad.json()["error"]
     assert good.status_code == 200
     assert SECRET not in caplog.text and "RuntimeError" in caplog.text
@@ -356,26 +365,40 @@ def test_model_failure_is_a_500_without_text_and_spares_batched_neighbours(tiny_
 def test_concurrent_single_requests_are_batched(tiny_model_dir):
     app = create_app(make_settings(tiny_model_dir, batch_window_ms=100, max_batch_size=64))
     n = 16
-
-    async def scenario():
-        import httpx
-
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-                responses = await asyncio.gather(
-                    *(http.post("/v1/classify", json={"id": i, "text": f"люк номер {i}"}) for i in range(n))
-                )
-                metrics = (await http.get("/metrics")).text
-                return responses, metrics, app.state.batcher.stats
-
-    responses, metrics, stats = asyncio.run(scenario())
+    responses, metrics = post_concurrently(app, [{"id": i, "text": f"люк номер {i}"} for i in range(n)])
     assert all(r.status_code == 200 for r in responses)
     assert [r.json()["results"][0]["id"] for r in responses] == list(range(n))
-    assert stats.items == n and stats.jobs == n
-    assert stats.batches < n and stats.max_batch > 1
-    assert metric_value(metrics, "cur_nlp_batch_size_count") == stats.batches
-    assert metric_value(metrics, "cur_nlp_batch_size_sum") == n
+    assert metric_value(metrics, "cur_nlp_batch_size_sum") == n  # every post went through one model call
+    assert metric_value(metrics, "cur_nlp_batch_requests_sum") == n
+    assert 1 <= metric_value(metrics, "cur_nlp_batch_size_count") < n  # fewer model calls than requests
+
+
+class SlowClassifier(ExplodingClassifier):
+    """The tiny classifier, taking ``delay`` seconds per model call."""
+
+    def __init__(self, inner, delay: float) -> None:
+        super().__init__(inner)
+        self.delay = delay
+
+    def predict(self, texts, batch_size=64):
+        time.sleep(self.delay)
+        return super().predict(texts, batch_size=batch_size)
+
+
+def test_overload_and_timeout_are_503_with_retry_after(tiny_model_dir, tiny_classifier):
+    overloaded = create_app(make_settings(tiny_model_dir, max_queue_items=2, max_batch_size=2),
+                            classifier=SlowClassifier(tiny_classifier, 0.5))
+    pair = {"items": [{"text": "люк"}, {"text": "яма"}]}
+    # the first pair keeps the model busy, the second fills the queue, the third finds it full
+    (first, second, refused), _ = post_concurrently(overloaded, [pair, pair, pair], stagger=0.15)
+    assert first.status_code == 200 and second.status_code == 200 and refused.status_code == 503
+    assert refused.json() == {"error": "service is overloaded; retry shortly", "detail": []}
+    assert refused.headers["Retry-After"] == "1"
+
+    slow = create_app(make_settings(tiny_model_dir, request_timeout_s=0.1), classifier=SlowClassifier(tiny_classifier, 0.5))
+    (late,), _ = post_concurrently(slow, [{"text": "люк"}])
+    assert late.status_code == 503 and late.headers["Retry-After"] == "1"
+    assert late.json()["error"] == "no result within 0.1 s; retry shortly"
 
 
 def run_batcher(predict, jobs, **kwargs):
@@ -447,7 +470,7 @@ def test_a_lone_client_is_not_held_back_by_the_window():
 
 
 def test_batcher_runs_the_model_on_the_given_thread():
-    from serve.batcher import model_thread
+    from cur_nlp_serve.batcher import model_thread
 
     executor = model_thread()
     warm_thread = executor.submit(lambda: threading.current_thread().name).result()
@@ -525,7 +548,7 @@ def test_generated_json_never_gives_5xx(client):
 
 
 def test_locate_default_follows_geo_availability(monkeypatch):
-    import serve.settings as settings_module
+    import cur_nlp_serve.settings as settings_module
 
     monkeypatch.setattr(settings_module, "geo_available", lambda: False)
     assert Settings(locate=None).resolved_locate() is False
@@ -535,7 +558,7 @@ def test_locate_default_follows_geo_availability(monkeypatch):
 
 
 def test_locations_when_geo_is_installed(tiny_model_dir, caplog):
-    from serve.settings import geo_available
+    from cur_nlp_serve.settings import geo_available
 
     if not geo_available():
         pytest.skip("cur_nlp.geo is not importable")
@@ -551,12 +574,7 @@ def test_locations_when_geo_is_installed(tiny_model_dir, caplog):
 
 
 def test_explain_flag_adds_word_weights(tiny_model_dir):
-    from fastapi.testclient import TestClient
-
-    from serve.app import create_app
-    from serve.settings import Settings
-
-    with TestClient(create_app(Settings(model_path=tiny_model_dir, locate=False, max_explain_items=2))) as client:
+    with TestClient(create_app(make_settings(tiny_model_dir, max_explain_items=2))) as client:
         body = {"items": [{"id": "a", "text": "Во дворе открыт люк"}, {"id": "b", "text": " "}]}
         results = client.post("/v1/classify?explain=true", json=body).json()["results"]
         words = results[0]["explanation"]["urgency"]["words"]

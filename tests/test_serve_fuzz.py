@@ -22,8 +22,8 @@ from schemathesis.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from serve.app import create_app  # noqa: E402
-from serve.settings import Settings  # noqa: E402
+from cur_nlp_serve.app import create_app  # noqa: E402
+from cur_nlp_serve.settings import Settings  # noqa: E402
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 OPERATIONS = [("POST", "/v1/classify"), ("GET", "/v1/labels"), ("GET", "/health"), ("GET", "/ready"),

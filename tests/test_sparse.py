@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from cur_nlp.classifier import mix_logits, softmax
+from cur_nlp.decoding import mix_logits, softmax
 from cur_nlp.sparse import SparseHeads, TfidfBlock
 
 TEXTS = ["Во дворе дома 5 открыт люк!!! Дети рядом", "Лифт не работает, лифт сломан", "Граффити на стене у дома",
@@ -68,7 +68,7 @@ def test_mixing_interpolates_log_probabilities():
 
 
 def test_calibrated_nll_prefers_the_logits_that_explain_the_labels():
-    from training.hybrid import calibrated_nll
+    from cur_nlp_training.hybrid import calibrated_nll
 
     gold = np.array([0, 1, 2, 0, 1, 2])
     right = np.eye(3)[gold] * 3.0
@@ -78,7 +78,7 @@ def test_calibrated_nll_prefers_the_logits_that_explain_the_labels():
 
 
 def test_alpha_criterion_is_validated():
-    from training.config import TrainConfig
+    from cur_nlp_training.config import TrainConfig
 
     assert TrainConfig(name="x", output_dir="y", heads=[{"name": "t"}]).sparse_alpha_by == "f1"
     with pytest.raises(ValueError, match="sparse_alpha_by must be 'nll' or 'f1'"):

@@ -6,8 +6,9 @@ import pytest
 import yaml
 
 from cur_nlp.classifier import ComplaintClassifier
-from training.config import TrainConfig
-from training.train import bucketed_batches, choose_max_length, class_weights, train
+from cur_nlp_training.config import TrainConfig
+from cur_nlp.batching import bucketed_batches
+from cur_nlp_training.train import choose_max_length, class_weights, train
 
 from conftest import SAMPLE_TEXTS
 
@@ -94,7 +95,7 @@ def test_max_length_from_data_and_class_weights():
 def test_min_recall_raises_offset_but_respects_precision_floor():
     import numpy as np
 
-    from training.calibrate import tune_class_bias
+    from cur_nlp_training.calibrate import tune_class_bias
 
     rng = np.random.default_rng(0)
     gold = np.array([0] * 40 + [1] * 160)

@@ -1,10 +1,10 @@
-"""``python -m training <config.yaml>``: train without the CLI (same as ``cur-nlp train --config``)."""
+"""``python -m cur_nlp_training <config.yaml>``: train without the CLI (same as ``cur-nlp train --config``)."""
 
 import logging
 import sys
 
-from training.config import TrainConfig
-from training.train import train
+from cur_nlp_training.config import TrainConfig
+from cur_nlp_training.train import train
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -14,7 +14,7 @@ from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from training.heads_data import HeadColumn, TrainingData
+from cur_nlp_training.heads_data import HeadColumn, TrainingData
 
 
 @dataclass

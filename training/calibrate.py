@@ -6,7 +6,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import f1_score
 
-from cur_nlp.classifier import softmax
+from cur_nlp.decoding import softmax
 
 
 def fit_temperature(logits: np.ndarray, gold: np.ndarray) -> float:

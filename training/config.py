@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from training.heads_data import DataConfig, HeadColumn
+from cur_nlp_training.heads_data import DataConfig, HeadColumn
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from datasets import Dataset, Features, Value
 
 from cur_nlp.normalize import normalize_text
-from training.mappings import load_mapping
+from cur_nlp_training.mappings import load_mapping
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 """Default location of the shared labelled data (``../shared/data`` next to the repository)."""

@@ -1,6 +1,6 @@
 """Distil a trained model directory into a shallower student (fewer encoder layers), for faster inference.
 
-``python -m training.distill --teacher models/default --layers 6 --out runs/student``
+``python -m cur_nlp_training.distill --teacher models/default --layers 6 --out runs/student``
 
 The student is the teacher's encoder with every other layer kept (evenly spaced, the last one always kept),
 initialised from the teacher's fine-tuned weights, then trained on the teacher's outputs over *all* training
@@ -35,12 +35,13 @@ import torch
 from torch import nn
 
 from cur_nlp.classifier import ComplaintClassifier
+from cur_nlp.batching import encode
 from cur_nlp.encoder import MultiHeadModel
-from cur_nlp.model_dir import ModelConfig
-from training.config import TrainConfig
-from training.heads_data import load_training_data
-from training.train import (
-    calibrate_and_tune, class_weights, compute_vectors, decision_labels, encode, fine_tune, head_logits, set_seed,
+from cur_nlp.model_dir import ModelConfig, ModelExtras
+from cur_nlp_training.config import TrainConfig
+from cur_nlp_training.heads_data import load_training_data
+from cur_nlp_training.train import (
+    calibrate_and_tune, class_weights, compute_vectors, decision_labels, fine_tune, head_logits, start_run,
 )
 
 log = logging.getLogger("cur_nlp.distill")
@@ -123,19 +124,15 @@ def distillation_loss(student_logits: dict[str, torch.Tensor], teacher_logits: d
 
 def distill(cfg: DistillConfig) -> Path:
     """Train the student, finish its model directory (sparse heads, calibration, registry) and return its path."""
-    set_seed(cfg.seed)
-    if cfg.torch_threads:
-        torch.set_num_threads(cfg.torch_threads)
     started = time.time()
-    teacher_dir, out = Path(cfg.teacher), Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    teacher_dir, out = Path(cfg.teacher), start_run(cfg.seed, cfg.torch_threads, cfg.output_dir)
     train_cfg = TrainConfig.from_yaml(teacher_dir / "training_config.yaml")
     data = load_training_data(replace(train_cfg.data, max_train_per_class=None), train_cfg.heads)
     if cfg.max_texts and cfg.max_texts < len(data.rows["train"]):
         data.rows["train"] = random.Random(cfg.seed).sample(data.rows["train"], cfg.max_texts)
     teacher = ComplaintClassifier.from_pretrained(teacher_dir, backend="torch")
     config: ModelConfig = teacher.config
-    ids = {s: encode(teacher.tokenizer, data.texts(s), config.text_prefix, config.max_length) for s in ("train", "dev")}
+    ids = {s: encode(teacher.tokenizer, data.texts(s), config.text_prefix, config.max_length)[0] for s in ("train", "dev")}
     pad_id = teacher.tokenizer.pad_token_id or 0
     log.info("teacher %s: encoding %d train texts (all sources, no cap)", teacher_dir, len(ids["train"]))
     teacher_vectors = compute_vectors(teacher.model, ids["train"], pad_id, 64)
@@ -167,9 +164,9 @@ def distill(cfg: DistillConfig) -> Path:
 
     student.config = ModelConfig.load(teacher_dir)
     student.config.name = f"{config.name}-{cfg.layers}l"
-    student.config.extra = {"distillation": {**cfg.__dict__, "teacher_layers": keep, "teacher_name": config.name,
-                                             "train_texts": len(ids["train"]), "history": history,
-                                             "minutes": round((time.time() - started) / 60, 1)}}
+    student.config.extra = ModelExtras(distillation={
+        **cfg.__dict__, "teacher_layers": keep, "teacher_name": config.name, "train_texts": len(ids["train"]),
+        "history": history, "minutes": round((time.time() - started) / 60, 1)})
     for head in student.config.heads:
         head.temperature, head.class_bias, head.threshold = 1.0, None, 0.5
     calibrate_and_tune(student.config, head_logits(student, dev_vectors), labels["dev"], train_cfg,
@@ -182,7 +179,7 @@ def distill(cfg: DistillConfig) -> Path:
     train_cfg.save(out / "training_config.yaml")
     (out / "training_history.json").write_text(json.dumps({"history": history, "distilled_from": str(teacher_dir)},
                                                           indent=2), encoding="utf-8")
-    finish(out, teacher_dir, train_cfg, reuse_sparse="sparse" in config.extra)
+    finish(out, teacher_dir, train_cfg, reuse_sparse=config.extra.sparse is not None)
     log.info("student saved to %s (%.1f min)", out, (time.time() - started) / 60)
     return out
 
@@ -191,11 +188,11 @@ def finish(out: Path, teacher_dir: Path, train_cfg: TrainConfig, reuse_sparse: b
     """Reuse the teacher's sparse heads if it has them (alpha re-tuned on dev); re-tune the registry threshold."""
     if reuse_sparse:
         from cur_nlp.sparse import SparseHeads
-        from training.hybrid import build_hybrid
+        from cur_nlp_training.hybrid import build_hybrid
 
         build_hybrid(out, sparse=SparseHeads.load(teacher_dir))
     if (out / "known_fakes.jsonl").exists() and train_cfg.registry_pairs:
-        from training.registry_tune import tune_registry
+        from cur_nlp_training.registry_tune import tune_registry
 
         log.info("registry threshold: %s", tune_registry(out, Path(train_cfg.registry_pairs)))
 

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from training.metrics import head_metrics, urgency_extras
+from cur_nlp_training.metrics import head_metrics, urgency_extras
 
 log = logging.getLogger("cur_nlp.evaluate")
 
@@ -45,7 +45,7 @@ def load_gold(path: Path = GOLD_FILE) -> dict[str, str]:
 
 def build_eval_sets(data_dir: Path, split: str = "test") -> list[EvalSet]:
     """The standard evaluation sets from prepared splits (and the gold file, looked up in dev+test)."""
-    from training.splits import load_prepared
+    from cur_nlp_training.splits import load_prepared
 
     sets, by_id, by_split = [], {}, {"dev": [], "test": [], "train": []}
     for source, heads in SUITE_HEADS.items():
@@ -125,14 +125,14 @@ def evaluate_model_dir(model_dir: Path, data_dir: Path, baseline_dir: Path | Non
                        out: Path | None = None, split: str = "test") -> dict[str, Any]:
     """Evaluate a model directory (and the baseline beside it); write metrics.json, report.md and plots."""
     from cur_nlp.classifier import ComplaintClassifier
-    from training.report import write_report
-    from training.scorer import ClassifierScorer
+    from cur_nlp_training.report import write_report
+    from cur_nlp_training.scorer import ClassifierScorer
 
     model_dir = Path(model_dir)
     classifier = ComplaintClassifier.from_pretrained(model_dir)
     scorers: list = [ClassifierScorer(classifier)]
     if baseline_dir and Path(baseline_dir, "baseline.joblib").exists():
-        from training.baseline import TfidfBaseline
+        from cur_nlp_training.baseline import TfidfBaseline
 
         scorers.append(TfidfBaseline.load(baseline_dir))
     results = evaluate(scorers, build_eval_sets(Path(data_dir), split))
@@ -149,9 +149,9 @@ def fit_and_report_baseline(config_path: Path, out: Path, data_dir: Path, report
     """Fit the TF-IDF baseline from its config, save it, and write its report on the standard sets."""
     import yaml
 
-    from training.baseline import BaselineConfig, TfidfBaseline
-    from training.heads_data import DataConfig, load_training_data
-    from training.report import write_report
+    from cur_nlp_training.baseline import BaselineConfig, TfidfBaseline
+    from cur_nlp_training.heads_data import DataConfig, load_training_data
+    from cur_nlp_training.report import write_report
 
     raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
     data_cfg = DataConfig(**{**raw.pop("data", {}), "prepared_dir": str(data_dir)})

@@ -163,7 +163,7 @@ def load_training_data(data: DataConfig, heads: list[HeadColumn]) -> TrainingDat
         for split, path in data.files.items():
             rows[split] = _read_table(path, data.text_column)
     else:
-        from training.splits import load_prepared
+        from cur_nlp_training.splits import load_prepared
 
         for source in data.sources:
             prepared = load_prepared(data.prepared_dir, source)

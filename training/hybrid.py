@@ -1,6 +1,6 @@
 """Add sparse n-gram heads beside a trained encoder (the hybrid model) and re-tune calibration on dev.
 
-``python -m training.hybrid MODEL_DIR``: fits TF-IDF (word 1-2 + char_wb 2-5) → class-balanced logistic
+``python -m cur_nlp_training.hybrid MODEL_DIR``: fits TF-IDF (word 1-2 + char_wb 2-5) → class-balanced logistic
 regression per head on the model's full training data (no per-class cap), tunes per head the mixing weight
 ``alpha`` of ``(1 - alpha) * log p_encoder + alpha * log p_sparse`` on dev (by ``sparse_alpha_by`` of the
 training config: calibrated log-loss, or macro-F1), refits temperatures and decision
@@ -19,14 +19,15 @@ from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from cur_nlp.classifier import ComplaintClassifier, mix_logits, softmax
-from cur_nlp.model_dir import ModelConfig
+from cur_nlp.classifier import ComplaintClassifier
+from cur_nlp.decoding import mix_logits, softmax
+from cur_nlp.model_dir import ModelConfig, SparseMix
 from cur_nlp.sparse import SparseHeads, TfidfBlock
-from training.calibrate import fit_temperature
-from training.config import TrainConfig
-from training.heads_data import load_training_data
-from training.metrics import head_metrics
-from training.train import calibrate_and_tune, decision_labels
+from cur_nlp_training.calibrate import fit_temperature
+from cur_nlp_training.config import TrainConfig
+from cur_nlp_training.heads_data import load_training_data
+from cur_nlp_training.metrics import head_metrics
+from cur_nlp_training.train import calibrate_and_tune, decision_labels
 
 log = logging.getLogger("cur_nlp.hybrid")
 
@@ -104,8 +105,7 @@ def build_hybrid(model_dir: Path, sparse: SparseHeads | None = None) -> dict:
                  {a: round(v, 4) for a, v in losses.items()}, best, cfg.sparse_alpha_by)
     mixed = mix_logits(encoder_logits, sparse_logits, alpha)
     config = ModelConfig.load(model_dir)
-    config.extra["sparse"] = {"alpha": alpha, "blocks": "word 1-2 + char_wb 2-5 TF-IDF, logistic regression",
-                              "dev": report}
+    config.extra.sparse = SparseMix(alpha, "word 1-2 + char_wb 2-5 TF-IDF, logistic regression", report)
     for head in config.heads:  # reset decisions before re-tuning on the mixed logits
         head.temperature, head.class_bias, head.threshold = 1.0, None, 0.5
     calibrate_and_tune(config, mixed, labels, cfg, decision_labels(data, cfg, labels))

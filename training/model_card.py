@@ -1,6 +1,6 @@
 """The model card (``README.md`` of a model directory), written from its config and measured metrics.
 
-``python -m training.model_card MODEL_DIR [--baseline reports/baseline/metrics.json]``
+``python -m cur_nlp_training.model_card MODEL_DIR [--baseline reports/baseline/metrics.json]``
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def write_card(model_dir: Path, baseline_metrics: Path | None) -> Path:
         "- Calibration and decisions tuned on dev (temperature scaling; class offsets maximising dev macro-F1, with the",
         "  critical offset raised until dev critical recall ≥ 0.85; fake threshold maximising dev F1):", heads,
         f"- Known-fakes registry: `known_fakes.jsonl` (example claims written by the cur_nlp authors), cosine threshold "
-        f"{config.extra.get('registry_threshold', 'default')}.", "",
+        f"{config.extra.registry_threshold or 'default'}.", "",
         "## Data and splits", "", SOURCES, "",
         "SPb is split by time: train = Oct 2020 – Feb 2021, dev = 1–15 Mar 2021, test = 16–31 Mar 2021. Kursk (65/15/20)",
         "and RU22Fact (50/20/30) are split stratified with a fixed seed. Exact and near-exact duplicates are removed",

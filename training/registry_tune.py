@@ -1,6 +1,6 @@
 """Tune the known-fakes registry threshold on a labelled paraphrase set and store it in the model config.
 
-``python -m training.registry_tune MODEL_DIR [--pairs training/registry/paraphrases.jsonl]``: each line has
+``python -m cur_nlp_training.registry_tune MODEL_DIR [--pairs training/registry/paraphrases.jsonl]``: each line has
 ``text`` and ``claim_id`` (the registered claim it paraphrases, or null for unrelated posts). The threshold
 that maximises F1 of correct matches is written to ``config.json`` as ``extra.registry_threshold``.
 """
@@ -60,8 +60,8 @@ def tune_registry(model_dir: Path, pairs_path: Path = PAIRS) -> dict:
     if below.size:
         threshold = float(round((threshold + below.max()) / 2, 4))
     config = ModelConfig.load(model_dir)
-    config.extra["registry_threshold"] = threshold
-    config.extra["registry_tuning"] = {**stats, "pairs": len(pairs), "file": str(pairs_path)}
+    config.extra.registry_threshold = threshold
+    config.extra.registry_tuning = {**stats, "pairs": len(pairs), "file": str(pairs_path)}
     config.save(model_dir)
     return {"threshold": threshold, **stats}
 

@@ -1,6 +1,6 @@
 """Re-fit calibration and decision rules of a finished model directory on dev, without retraining.
 
-``python -m training.retune MODEL_DIR``: recomputes the dev logits (encoder heads mixed with the sparse heads
+``python -m cur_nlp_training.retune MODEL_DIR``: recomputes the dev logits (encoder heads mixed with the sparse heads
 when present) and reruns temperature scaling, class offsets and thresholds with the current rules.
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 from cur_nlp.classifier import ComplaintClassifier
 from cur_nlp.model_dir import ModelConfig
-from training.config import TrainConfig
-from training.heads_data import load_training_data
-from training.train import calibrate_and_tune, decision_labels
+from cur_nlp_training.config import TrainConfig
+from cur_nlp_training.heads_data import load_training_data
+from cur_nlp_training.train import calibrate_and_tune, decision_labels
 
 
 def retune(model_dir: Path) -> ModelConfig:

@@ -31,7 +31,7 @@ class ClassifierScorer:
         return {h.name: list(h.labels) for h in self.classifier.config.heads}
 
     def score(self, texts: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        from cur_nlp.classifier import decide
+        from cur_nlp.decoding import decide
 
         probs = self.classifier.predict_scores(list(texts), batch_size=self.batch_size)
         return {h.name: (probs[h.name], decide(h, probs[h.name])) for h in self.classifier.config.heads}

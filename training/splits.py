@@ -15,7 +15,7 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict, concatenate_datasets, load_from_disk
 from sklearn.model_selection import train_test_split
 
-from training.data import load_source
+from cur_nlp_training.data import load_source
 
 SPLITS = ("train", "dev", "test")
 SPB_TRAIN_END = "2021-03-01"
@@ -112,3 +112,16 @@ def load_prepared(data_dir: str | Path, source: str) -> DatasetDict:
 def combined(splits: dict[str, DatasetDict], split: str) -> Dataset:
     """One split of every source concatenated."""
     return concatenate_datasets([s[split] for s in splits.values()])
+
+
+def check_texts(data_dir: str | Path, split: str = "dev", max_texts: int = 4000) -> tuple[list[str], list[str | None]]:
+    """Texts and topic labels of one split of every prepared source in ``data_dir``, thinned to at most ``max_texts``
+    by taking every k-th: what ``cur-nlp export-onnx --data`` checks a backend on."""
+    texts: list[str] = []
+    topics: list[str | None] = []
+    for source in sorted(p.name for p in Path(data_dir).iterdir() if p.is_dir()):
+        rows = load_prepared(data_dir, source)[split]
+        texts += list(rows["text"])
+        topics += list(rows["topic"]) if "topic" in rows.column_names else [None] * len(rows)
+    step = max(1, len(texts) // max_texts) if texts else 1
+    return texts[::step][:max_texts], topics[::step][:max_texts]

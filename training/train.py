@@ -16,13 +16,14 @@ import torch
 from torch import nn
 from transformers import AutoTokenizer
 
-from cur_nlp.classifier import softmax
+from cur_nlp.batching import bucketed_batches, encode, pad
+from cur_nlp.decoding import softmax
 from cur_nlp.encoder import MultiHeadModel
 from cur_nlp.model_dir import HeadSpec, ModelConfig
-from training.calibrate import fit_temperature, tune_class_bias, tune_threshold
-from training.config import TrainConfig
-from training.heads_data import TrainingData, load_training_data
-from training.metrics import head_metrics
+from cur_nlp_training.calibrate import fit_temperature, tune_class_bias, tune_threshold
+from cur_nlp_training.config import TrainConfig
+from cur_nlp_training.heads_data import TrainingData, load_training_data
+from cur_nlp_training.metrics import head_metrics
 
 log = logging.getLogger("cur_nlp.train")
 
@@ -38,35 +39,10 @@ def choose_max_length(lengths: list[int], limit: int, percentile: float) -> int:
     return int(min(limit, max(16, math.ceil(np.percentile(lengths, percentile)))))
 
 
-def encode(tokenizer, texts: list[str], prefix: str, max_length: int) -> list[list[int]]:
-    """Token ids with special tokens, truncated to ``max_length`` (keeping the final special token)."""
-    ids = tokenizer([prefix + t for t in texts], add_special_tokens=True, truncation=False)["input_ids"]
-    return [x if len(x) <= max_length else x[: max_length - 1] + [x[-1]] for x in ids]
-
-
-def bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random, shuffle: bool = True) -> list[list[int]]:
-    """Batches of similar lengths: shuffle, sort within chunks of 50 batches, then shuffle the batches."""
-    order = list(range(len(lengths)))
-    if shuffle:
-        rng.shuffle(order)
-    chunk = batch_size * 50
-    batches = []
-    for start in range(0, len(order), chunk):
-        part = sorted(order[start : start + chunk], key=lambda i: lengths[i])
-        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
-    if shuffle:
-        rng.shuffle(batches)
-    return batches
-
-
 def collate(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(x) for x in ids)
-    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for row, seq in enumerate(ids):
-        input_ids[row, : len(seq)] = torch.tensor(seq)
-        mask[row, : len(seq)] = 1
-    return input_ids, mask
+    """Right-padded ``input_ids`` and ``attention_mask`` tensors of one batch (:func:`cur_nlp.batching.pad`)."""
+    input_ids, mask = pad(ids, pad_id)
+    return torch.from_numpy(input_ids), torch.from_numpy(mask)
 
 
 def class_weights(targets: np.ndarray, n_labels: int, scheme: str) -> torch.Tensor:
@@ -221,14 +197,20 @@ def fine_tune(model: MultiHeadModel, optimizer: torch.optim.Optimizer, ids: dict
     return history
 
 
+def start_run(seed: int, torch_threads: int | None, output_dir: str | Path) -> Path:
+    """Seed every generator, set torch's threads (when given) and create the output folder; returns it."""
+    set_seed(seed)
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def train(cfg: TrainConfig) -> Path:
     """Train, calibrate and save a model directory; returns its path."""
-    set_seed(cfg.seed)
-    if cfg.torch_threads:
-        torch.set_num_threads(cfg.torch_threads)
     started = time.time()
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run(cfg.seed, cfg.torch_threads, cfg.output_dir)
     data = load_training_data(cfg.data, cfg.heads)
     for split in ("train", "dev"):
         counts = {k: int((v >= 0).sum()) for k, v in data.label_matrix(split).items()}
@@ -246,7 +228,7 @@ def train(cfg: TrainConfig) -> Path:
         heads=[HeadSpec(h.name, h.type, data.labels[h.name]) for h in cfg.heads],
     )
     model = MultiHeadModel.from_encoder(cfg.base_model, model_cfg, cfg.dropout)
-    ids = {s: encode(tokenizer, data.texts(s), cfg.text_prefix, max_length) for s in ("train", "dev")}
+    ids = {s: encode(tokenizer, data.texts(s), cfg.text_prefix, max_length)[0] for s in ("train", "dev")}
     labels = {s: data.label_matrix(s) for s in ("train", "dev")}
     targets = {k: torch.tensor(v) for k, v in labels["train"].items()}
     weights = {h.name: class_weights(labels["train"][h.name], len(data.labels[h.name]), cfg.class_weighting) for h in cfg.heads}

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .extract import Extractor
-from .gazetteer import Gazetteer, GeonamesGazetteer, TableGazetteer
+from .gazetteer import Gazetteer
+from .gazetteer_geonames import GeonamesGazetteer
+from .gazetteer_table import TableGazetteer
 from .resolve import Locator
 from .types import KINDS, LEVELS, Candidate, Location
 

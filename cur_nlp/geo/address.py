@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .predicates import _street_type, street_keys
-from .rules import Rules
 from .morph import fold
+from .normalize import street_keys
+from .predicates import _street_type
+from .rules import Rules
 from .tokens import tokenize
 
 

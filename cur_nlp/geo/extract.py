@@ -15,7 +15,7 @@ from typing import Sequence
 
 from .mention import Mention, _select
 from .ner import _ner_mentions, ner_spans, ner_spans_many
-from .predicates import street_keys
+from .normalize import street_keys
 from .rules import Rules
 from .tokens import tokenize
 from .types import Location

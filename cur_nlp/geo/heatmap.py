@@ -110,7 +110,7 @@ def run_heatmap(input_path: str | Path, out_dir: str | Path, *, locator: Any | N
     out.mkdir(parents=True, exist_ok=True)
     records = list(read_jsonl(input_path))
     if locator is None and any("locations" not in r for r in records):
-        from .gazetteer import TableGazetteer
+        from .gazetteer_table import TableGazetteer
         from .resolve import Locator
 
         extra = [TableGazetteer.from_file(p) for p in gazetteers]

@@ -1,26 +1,15 @@
-"""Token predicates and name normalisation used by the address rules (pymorphy features, cached)."""
+"""Token predicates of the address rules: is this token a street type word, a name, an adjective, a genitive
+surname, a toponym? (pymorphy features; normal forms are in :mod:`cur_nlp.geo.normalize`)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
 
 from . import lexicon as lx
-from .morph import (
-    adj_parse,
-    agreeing_parses,
-    fold,
-    has_name_tag,
-    is_adjective,
-    is_common_word,
-    is_known,
-    nominative_word,
-    normalize_phrase,
-    parses,
-)
+from .morph import NAME_GRAMMEMES, fold, has_name_tag, is_adjective, is_common_word, is_known, parses
 from .tokens import Token
 
-NAME_TAGS = frozenset({"Surn", "Name", "Patr", "Geox", "Orgn", "Trad"})
+NAME_TAGS = NAME_GRAMMEMES  # surname, first name, patronymic, toponym, organisation, trademark
 _LATIN = re.compile(r"^[A-Za-z'’-]+$")
 ADJ_ENDINGS = ("ый", "ий", "ой", "ая", "яя", "ое", "ее", "ые", "ие", "ого", "его", "ому", "ему", "ым", "им", "ом",
                "ем", "ую", "юю", "ых", "их", "ыми", "ими", "ей")
@@ -28,8 +17,6 @@ _SEPARATORS = {"и", "/", "\\", "-", "—", "–"}
 _QUOTES_OPEN = {"«", '"', "“", "„", "'"}
 _QUOTES_CLOSE = {"»", '"', "”", "“", "'"}
 
-
-# ----------------------------------------------------------------------------- token predicates
 
 def _street_type(toks: list[Token], i: int) -> tuple[str, int] | None:
     """If token ``i`` is a street type word, return (canonical type, index after it and its dot)."""
@@ -57,10 +44,6 @@ def _street_type(toks: list[Token], i: int) -> tuple[str, int] | None:
                 continue  # «Набережных Челнах» is a town, «улиц X и Y» two streets
             return lx.STREET_TYPE_LEMMAS[nf], i + 1
     return None
-
-
-def _is_marker(t: Token, markers: set[str]) -> bool:
-    return t.is_word and t.low in markers
 
 
 def _bad_name_word(t: Token) -> bool:
@@ -193,131 +176,3 @@ def _genitive_name(t: Token) -> bool:
         return False
     # out-of-vocabulary: typical genitive surname/name endings
     return bool(re.search(r"(ова|ева|ёва|ина|ына|ого|его|ского|цкого|ули|ели|ко|ук|юк|ия|ая|ы|и|а)$", t.low))
-
-
-# ----------------------------------------------------------------------------- normalisation
-
-def _adj_agrees_with(adj_word: str, noun_word: str, strict: bool = False) -> bool:
-    """Can adjective ``adj_word`` agree with noun ``noun_word`` (same case, number, gender)?
-
-    Non-strict: a word without noun readings is accepted (abbreviations such as «р-н»)."""
-    if strict:
-        return agreeing_parses(adj_word, noun_word) is not None
-    nouns = [p for p in parses(noun_word)[:4] if p.tag.POS == "NOUN"] or list(parses(noun_word)[:2])
-    if agreeing_parses(adj_word, noun_word, nouns) is not None:
-        return True
-    return not nouns or not any(p.tag.POS == "NOUN" for p in nouns)
-
-
-def _agrees(adj: Any, word: str) -> bool:
-    """Is ``word`` a noun in the same case and number as the adjective parse ``adj``?"""
-    for p in parses(word)[:3]:
-        if p.tag.POS == "NOUN" and p.tag.case == adj.tag.case and p.tag.number == adj.tag.number:
-            return True
-    return False
-
-
-def _agree(word: str, head: str) -> str:
-    """Adjective ``word`` in the nominative agreeing with the head noun phrase ``head``."""
-    hw = head.split()[0] if head else ""
-    ps = parses(hw) if hw and hw[0].isalpha() else ()
-    gender = ps[0].tag.gender if ps else None
-    number = "plur" if ps and "plur" in ps[0].tag.grammemes else "sing"
-    return nominative_word(word, gender=gender if number == "sing" else None, number=number, prefer_geo=False)
-
-
-def _normal_street_name(name_toks: list[Token], stype: str | None) -> str:
-    """Nominative street name: adjectives agree with the type, genitive names stay as written."""
-    gender = lx.STREET_TYPE_GENDER.get(stype or "", None)
-    out = []
-    adj_run = True
-    last = name_toks[-1] if name_toks else None
-    if last is not None and last.is_word and len(name_toks) > 1 and not is_adjective(last.low) and \
-            _gent_noun(last.low) and all(_gent_adj(t.low) for t in name_toks[:-1] if t.is_word):
-        adj_run = False  # «Обводного канала», «Красных Зорь» stay in the genitive
-    if gender is None:
-        for t in name_toks:
-            a = adj_parse(t.low) if t.is_word else None
-            if a is not None and "sing" in a.tag.grammemes and a.tag.gender:
-                gender = a.tag.gender
-                break
-    for t in name_toks:
-        if t.type == "ord":
-            num, suf = t.digits, t.suffix
-            if gender:
-                suf = {"femn": "я", "masc": "й", "neut": "е"}[gender]
-            out.append(f"{num}-{suf}")
-            continue
-        if not t.is_word:
-            if t.text == "." and out:
-                out[-1] += "."
-            else:
-                out.append(t.text)
-            continue
-        a = adj_parse(t.low) if adj_run else None
-        if a is not None and len(name_toks) == 1 and "plur" in a.tag.grammemes and "gent" in a.tag.grammemes:
-            a = None  # «бульвар Трудящихся», «проспект Энтузиастов»
-        if a is not None and (is_adjective(t.low) or t.low.endswith(ADJ_ENDINGS)):
-            g = gender
-            if g is None:
-                g = a.tag.gender or "femn"
-            out.append(nominative_word(t.text, gender=g, number="sing", prefer_geo=False))
-        else:
-            adj_run = False
-            keep = t.is_cap or t.low in lx.HONORIFIC_TAILS or t.low in lx.NAME_CONTINUATIONS or bool(out)
-            out.append(t.text if keep else t.text[:1].upper() + t.text[1:])
-    return " ".join(out)
-
-
-def _normal_settlement(name: str) -> str:
-    return normalize_phrase(name)
-
-
-def _house_label(parts: dict[str, str]) -> str:
-    s = parts["house"]
-    if "corpus" in parts:
-        s += f" к{parts['corpus']}"
-    if "building" in parts:
-        s += f" с{parts['building']}"
-    if "litera" in parts:
-        s += f" лит. {parts['litera']}"
-    if "flat" in parts:
-        s += f", кв. {parts['flat']}"
-    return s
-
-
-def street_keys(name_words: Iterable[str]) -> list[str]:
-    """Lookup keys of a street name without its type word (best first).
-
-    Adjectives go to their lemma («Лесной» → «лесной»), ordinals to the number («2-я» → «2»),
-    other words stay as written, folded («Ленина» → «ленина»). The second key uses noun lemmas
-    («Мойке» → «мойка»), the third only the last word («Маршала Жукова» → «жукова»).
-    """
-    ws = [w for w in name_words if w and (w[0].isalnum())]
-    if not ws:
-        return []
-    primary, lemmas = [], []
-    for w in ws:
-        low = fold(w)
-        if re.match(r"^\d+", low):
-            num = re.match(r"\d+", low).group()
-            primary.append(num)
-            lemmas.append(num)
-            continue
-        if len(low) == 1:
-            continue  # initials and island marks: «Ю. Гагарина», «Средний пр. В.О.»
-        if low in ("им", "имени") or low in lx.NAME_TITLES and len(ws) > 1 and w is not ws[-1]:
-            continue
-        a = adj_parse(low) if w[:1].isalpha() else None
-        if a is not None and (is_adjective(low) or low.endswith(ADJ_ENDINGS)):
-            nf = fold(a.normal_form)
-            primary.append(nf)
-            lemmas.append(nf)
-        else:
-            primary.append(low)
-            ps = parses(low) if w[:1].isalpha() else ()
-            lemmas.append(fold(ps[0].normal_form) if ps else low)
-    keys = [" ".join(primary), " ".join(lemmas)]
-    if len(primary) > 1:
-        keys.append(primary[-1])
-    return list(dict.fromkeys(k for k in keys if k))

@@ -1,0 +1,108 @@
+"""The training commands of ``cur-nlp`` (``data prepare``, ``train``, ``baseline``, ``evaluate``, ``export-onnx``), added
+through the ``cur_nlp.commands`` entry point so that the runtime never imports training code."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import Optional
+
+import typer
+
+from cur_nlp.cli import setup_logging
+
+
+def _module(name: str) -> ModuleType:
+    """``cur_nlp_training.<name>``, or a one-line error naming the missing extras."""
+    try:
+        return importlib.import_module(f"cur_nlp_training.{name}")
+    except ImportError as error:
+        raise typer.BadParameter(f"this command needs the training extras (pip install 'cur_nlp[train]'): {error}") from error
+
+
+def register(app: typer.Typer) -> None:
+    """Add the training commands to ``app``."""
+    data_app = typer.Typer(no_args_is_help=True, help="Prepare the labelled data: loaders, dedup, splits, data card.")
+    app.add_typer(data_app, name="data")
+
+    @data_app.command("prepare")
+    def data_prepare(
+        out: Path = typer.Option(Path("artifacts/data"), help="Where to save the splits (datasets format)."),
+        card: Path = typer.Option(Path("reports/data_card.md"), help="Where to write the data card (Markdown)."),
+    ) -> None:
+        """Load every source from ../shared/data, deduplicate, split, save, and print the data card."""
+        data_card, evaluate = _module("data_card"), _module("evaluate")
+        text = data_card.data_card(_module("splits").prepare_all(out))
+        if evaluate.GOLD_FILE.exists():
+            text += data_card.gold_card(evaluate.load_gold())
+        card.parent.mkdir(parents=True, exist_ok=True)
+        card.write_text(text, encoding="utf-8")
+        typer.echo(text)
+
+    @app.command()
+    def train(config: Path = typer.Option(..., "--config", "-c", help="Training config YAML (training/configs/).")) -> None:
+        """Train a model from a typed YAML config (full fine-tuning or fast heads-only mode), then evaluate it.
+
+        The recipe: train (best dev epoch kept) → optional sparse n-gram heads → calibration and decisions on dev →
+        registry threshold → evaluation report (metrics.json, eval/report.md) → model card (README.md).
+        """
+        setup_logging()
+        out = _module("pipeline").run(_module("config").TrainConfig.from_yaml(config))
+        typer.echo(f"model written to {out}")
+
+    @app.command()
+    def baseline(
+        config: Path = typer.Option(Path("training/configs/baseline.yaml"), "--config", "-c", help="Baseline config YAML."),
+        out: Path = typer.Option(Path("artifacts/baseline"), help="Where to save the fitted baseline."),
+        data: Path = typer.Option(Path("artifacts/data"), help="Prepared splits (cur-nlp data prepare)."),
+        report: Path = typer.Option(Path("reports/baseline"), help="Where to write its evaluation report."),
+    ) -> None:
+        """Fit the TF-IDF + logistic-regression baseline per head and write its evaluation report."""
+        setup_logging()
+        _module("evaluate").fit_and_report_baseline(config, out, data, report)
+
+    @app.command()
+    def evaluate(
+        model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model directory (default: embedded model)."),
+        data: Path = typer.Option(Path("artifacts/data"), help="Prepared splits (cur-nlp data prepare)."),
+        baseline_dir: Optional[Path] = typer.Option(Path("artifacts/baseline"), "--baseline", help="Fitted baseline to report beside."),
+        out: Optional[Path] = typer.Option(None, help="Report directory (default: <model>/eval)."),
+        split: str = typer.Option("test", help="Which split to evaluate."),
+    ) -> None:
+        """Evaluate a model on every held-out set: metrics.json, a Markdown report and plots."""
+        from cur_nlp.classifier import default_model_path
+
+        setup_logging()
+        _module("evaluate").evaluate_model_dir(model or default_model_path(), data, baseline_dir, out, split)
+
+    @app.command("export-onnx")
+    def export_onnx(
+        model_dir: Path = typer.Argument(..., help="Model directory to export (files are written into it)."),
+        quantize: bool = typer.Option(True, "--quantize/--no-quantize", help="Also write the int8 encoder.int8.onnx."),
+        keep_fp32: Optional[bool] = typer.Option(None, "--keep-fp32/--drop-fp32",
+                                                 help="Keep encoder.onnx (fp32) next to int8 (default: only with --no-quantize)."),
+        data: Optional[Path] = typer.Option(None, help="Prepared splits (cur-nlp data prepare): check on their texts."),
+        split: str = typer.Option("dev", help="Split of --data to check on."),
+        max_texts: int = typer.Option(4000, help="At most this many check texts."),
+        onnx: bool = typer.Option(True, "--onnx/--no-onnx",
+                                  help="--no-onnx: write no ONNX file (removes existing ones), only check torch-bf16."),
+    ) -> None:
+        """Export the encoder to ONNX (fp32 and dynamic int8), check it (and bf16) against torch, record it in config.json.
+
+        `auto` then takes the first backend whose check passed (label agreement with torch on every head ≥ 0.99,
+        topic macro-F1 and accuracy at most half a point lower) of torch-bf16 (CPUs with native bf16), onnx-int8,
+        onnx; without --data only a smoke set of 12 texts is checked.
+        """
+        setup_logging()
+        texts: list[str] = []
+        topics: list[str | None] = []
+        if data is not None:
+            texts, topics = _module("splits").check_texts(data, split, max_texts)
+        records = _module("export_onnx").export_onnx(model_dir, quantize=quantize, keep_fp32=keep_fp32,
+                                                     texts=texts or None, topic_labels=topics or None, write_onnx=onnx)
+        for name, record in records.items():
+            check = record.check
+            typer.echo(f"{name}: {record.file or '(no file)'} {record.bytes / 1e6:.1f} MB, passed={record.passed}, "
+                       f"agreement={check['agreement']}, min cosine={check['min_cosine']:.4f}, "
+                       f"topic macro-F1={check.get('topic_macro_f1')}")
