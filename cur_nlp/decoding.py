@@ -41,25 +41,39 @@ def calibrated(heads: list[HeadSpec], logits: dict[str, np.ndarray]) -> dict[str
 
 def decide(head: HeadSpec, probs: np.ndarray) -> np.ndarray:
     """Label indices chosen from calibrated probabilities by the head's decision rule."""
+    return decide_with_reasons(head, probs)[0]
+
+
+def decide_with_reasons(head: HeadSpec, probs: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+    """Label indices chosen by the head's decision rule, and per row why, where the rule chose a label that is not
+    the most probable one: ``"<label>_recall_threshold"`` or ``"class_bias"`` (``None`` for the most probable)."""
     if head.type == "binary":
-        return (probs[:, 1] >= head.threshold).astype(int)
+        return (probs[:, 1] >= head.threshold).astype(int), [None] * len(probs)
     scores = np.log(np.clip(probs, 1e-12, 1.0))
     if head.class_bias is not None:
         scores = scores + np.asarray(head.class_bias)
-    return scores.argmax(axis=-1)
+    chosen = scores.argmax(axis=-1)
+    reasons: list[str | None] = [None if c == m else "class_bias" for c, m in zip(chosen, probs.argmax(axis=-1))]
+    for label in reversed([label for label in head.labels if label in (head.recall_thresholds or {})]):
+        index = head.labels.index(label)
+        for row in np.flatnonzero(probs[:, index] >= head.recall_thresholds[label]):
+            most_probable = probs[row].argmax() == index  # then no rule was needed to choose it
+            chosen[row], reasons[row] = index, None if most_probable else f"{label}_recall_threshold"
+    return chosen, reasons
 
 
 def head_predictions(head: HeadSpec, probs: np.ndarray, top_k: int = 3) -> list[HeadPrediction]:
-    """The decision of ``head`` for every row of ``probs``, with the ``top_k`` most probable labels (array work
-    per head, not per post)."""
-    chosen = decide(head, probs)
+    """The decision of ``head`` for every row of ``probs``, with the ``top_k`` most probable labels and, where the
+    decision is not the most probable label, the rule that made it (array work per head, not per post)."""
+    chosen, reasons = decide_with_reasons(head, probs)
     if head.type == "binary":
         return [HeadPrediction(bool(c), p) for c, p in zip(chosen.tolist(), probs[:, 1].tolist())]
     top = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
     top_probs = np.take_along_axis(probs, top, axis=1).tolist()
     chosen_probs = probs[np.arange(len(probs)), chosen].tolist()
-    labels = head.labels
+    labels, thresholds = head.labels, head.recall_thresholds or {}
     return [
-        HeadPrediction(labels[c], p, tuple((labels[i], q) for i, q in zip(ids, qs)))
-        for c, p, ids, qs in zip(chosen.tolist(), chosen_probs, top.tolist(), top_probs)
+        HeadPrediction(labels[c], p, tuple((labels[i], q) for i, q in zip(ids, qs)), decided_by=reason,
+                       threshold=thresholds.get(labels[c]) if reason and reason.endswith("_recall_threshold") else None)
+        for c, p, ids, qs, reason in zip(chosen.tolist(), chosen_probs, top.tolist(), top_probs, reasons)
     ]

@@ -31,8 +31,10 @@ HEAD_TYPES = ("multiclass", "binary")
 class HeadSpec:
     """One prediction head: its name, type and labels, plus the calibration and decision rule tuned on dev.
 
-    ``multiclass`` heads pick ``argmax(log p + class_bias)``; ``binary`` heads have labels ``[False, True]``
-    encoded as ``["false", "true"]`` and decide ``p(true) >= threshold``.
+    ``multiclass`` heads pick ``argmax(log p + class_bias)``, except that a label of ``recall_thresholds`` is chosen
+    whenever its probability reaches its threshold (tuned on dev for a recall target, e.g. ``critical``; the first such
+    label in label order wins); ``binary`` heads have labels ``[False, True]`` encoded as ``["false", "true"]`` and
+    decide ``p(true) >= threshold``.
     """
 
     name: str
@@ -41,6 +43,7 @@ class HeadSpec:
     temperature: float = 1.0
     class_bias: list[float] | None = None
     threshold: float = 0.5
+    recall_thresholds: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.type not in HEAD_TYPES:
@@ -51,6 +54,9 @@ class HeadSpec:
             raise ValueError(f"head {self.name!r}: need at least two distinct labels, found {self.labels}")
         if self.class_bias is not None and len(self.class_bias) != len(self.labels):
             raise ValueError(f"head {self.name!r}: class_bias has {len(self.class_bias)} values for {len(self.labels)} labels")
+        unknown = sorted(set(self.recall_thresholds or {}) - set(self.labels))
+        if unknown:
+            raise ValueError(f"head {self.name!r}: recall_thresholds for unknown labels {unknown}; labels: {self.labels}")
 
 
 @dataclass
@@ -157,6 +163,9 @@ class ModelConfig:
         """Write ``config.json`` into ``directory``."""
         path = Path(directory) / CONFIG_FILE
         data = {**asdict(self), "extra": self.extra.to_dict()}
+        for head in data["heads"]:  # older readers do not know the key: leave it out when unused
+            if head["recall_thresholds"] is None:
+                del head["recall_thresholds"]
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
     @classmethod

@@ -8,17 +8,29 @@ from typing import Any
 
 @dataclass(frozen=True)
 class HeadPrediction:
-    """The decision of one head: its label, the calibrated probability of that label and the top labels."""
+    """The decision of one head: its label, the calibrated probability of that label and the top labels.
+
+    ``decided_by`` is set when the label shown is not the most probable one: ``"<label>_recall_threshold"`` (the
+    label's probability reached ``threshold``, tuned on dev for a recall target, e.g. critical urgency) or
+    ``"class_bias"`` (per-class offsets tuned on dev for macro-F1).
+    """
 
     label: str | bool
     score: float
     top: tuple[tuple[str, float], ...] = ()
     matched_claim: str | None = None
+    decided_by: str | None = None
+    threshold: float | None = None
 
     def to_dict(self, with_top: bool = True) -> dict[str, Any]:
+        """JSON-ready form; ``decided_by`` / ``threshold`` / ``matched_claim`` only when set."""
         data: dict[str, Any] = {"label": self.label, "score": round(self.score, 4)}
         if with_top and self.top:
             data["top"] = [[label, round(score, 4)] for label, score in self.top]
+        if self.decided_by is not None:
+            data["decided_by"] = self.decided_by
+        if self.threshold is not None:
+            data["threshold"] = round(self.threshold, 4)
         if self.matched_claim is not None:
             data["matched_claim"] = self.matched_claim
         return data

@@ -85,13 +85,17 @@ class ModelInfo(BaseModel):
 
 
 class HeadResult(BaseModel):
-    """The decision of a multiclass head: label, its calibrated probability and the top labels."""
+    """The decision of a multiclass head: label, its calibrated probability and the top labels; ``decided_by`` (and
+    ``threshold``) when a rule tuned on dev chose a label that is not the most probable one."""
 
     model_config = ConfigDict(extra="allow")
 
     label: str
-    score: float
+    score: float = Field(..., description="Calibrated probability of the label shown.")
     top: list[tuple[str, float]] = []
+    decided_by: str | None = Field(None, description="Why a label that is not the most probable one was chosen: "
+                                   "'<label>_recall_threshold' (e.g. critical urgency) or 'class_bias'.")
+    threshold: float | None = Field(None, description="The recall threshold the label's probability reached.")
 
 
 class FakeResult(BaseModel):

@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from cur_nlp_training.data import load_almaty, load_kursk, load_ru22fact, load_spb
-from cur_nlp_training.splits import deduplicate, near_duplicate_key, split_by_time, split_stratified
+from cur_nlp_training.data import SOCIAL_DIR, load_almaty, load_kursk, load_ru22fact, load_social, load_spb
+from cur_nlp_training.splits import build_splits, deduplicate, near_duplicate_key, split_by_time, split_stratified
 
 from conftest import SHARED, requires_shared
 
 UNIFIED = ["id", "text", "source", "created", "topic", "urgency", "fake", "reason", "district", "municipality",
-           "lat", "lon", "address", "responsible"]
+           "lat", "lon", "address", "responsible", "region", "kind", "relevant", "split"]
 
 
 def _spb_file(tmp_path, rows):
@@ -109,3 +109,45 @@ def test_real_spb_split_has_no_leak():
     assert not keys["train"] & keys["test"] and not keys["train"] & keys["dev"]
     assert max(splits["train"]["created"]) < "2021-03-01" <= min(splits["dev"]["created"])
     assert len(splits["train"]) > 20_000
+
+
+def _social_post(i, split="train", **changes):
+    post = {"id": f"t-b1-{i:03d}", "text": f"[club1|Администрация], когда уберут двор на ленина {i}??", "topic": "improvement",
+            "urgency": "normal", "relevant": True, "region": "Курская область", "kind": "question", "split": split,
+            "provenance": "written"}
+    return {**post, **changes}
+
+
+def test_social_loader_keeps_labels_and_the_written_split(tmp_path):
+    folder = tmp_path / "social"
+    folder.mkdir()
+    posts = [_social_post(1), _social_post(2, "dev"), _social_post(3, "test", relevant=False, kind="chatter"),
+             _social_post(4, "test", text="[club1|Администрация], когда уберут двор на ленина 3??")]  # a duplicate
+    (folder / "w_b1.jsonl").write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in posts) + "\n")
+    ds = load_social(folder)
+    assert ds.column_names == UNIFIED and ds[0]["id"] == "social:t-b1-001" and ds[0]["source"] == "social"
+    assert ds[0]["text"].startswith("Администрация, когда")  # normalised: the mention's name is kept
+    assert (ds[2]["relevant"], ds[2]["kind"], ds[2]["region"]) == (False, "chatter", "Курская область")
+    splits = build_splits("social", folder)
+    assert {s: len(splits[s]) for s in splits} == {"train": 1, "dev": 1, "test": 1}
+
+
+def test_social_loader_names_the_bad_line(tmp_path):
+    folder = tmp_path / "social"
+    folder.mkdir()
+    (folder / "w_b1.jsonl").write_text(json.dumps(_social_post(1)) + "\n" + json.dumps(_social_post(2, topic="ЖКХ")) + "\n")
+    with pytest.raises(ValueError, match=r"w_b1.jsonl:2: unknown topic 'ЖКХ'"):
+        load_social(folder)
+
+
+@pytest.mark.skipif(not SOCIAL_DIR.exists(), reason="the social corpus is not in this checkout")
+def test_the_committed_social_corpus_meets_its_data_card():
+    from collections import Counter
+
+    ds = load_social(SOCIAL_DIR)
+    assert len(ds) >= 4000
+    topics, urgency = Counter(ds["topic"]), Counter(ds["urgency"])
+    assert min(topics.values()) >= 150 and len(topics) == 15
+    assert urgency["critical"] >= 300 and urgency["high"] >= 700 and urgency["low"] >= 400
+    assert {"official_reply", "chatter"} <= set(ds["kind"])
+    assert len(set(ds["text"])) >= 0.99 * len(ds)  # a few one-liners («+1») recur, as in real threads; dedup drops them

@@ -106,3 +106,82 @@ def test_min_recall_raises_offset_but_respects_precision_floor():
     pred = (np.log(probs) + bias).argmax(1)
     assert bias[0] > 0  # raised
     assert (gold[pred == 0] == 0).mean() >= 0.5  # but not past the precision floor
+
+
+def test_read_labels_replace_weak_ones_in_train_and_dev_only(tmp_path):
+    from cur_nlp_training.heads_data import apply_read_labels
+
+    rows = {s: [{"id": f"{s}:1", "urgency": "normal"}, {"id": f"{s}:2", "urgency": "normal"}] for s in ("train", "dev", "test")}
+    path = tmp_path / "read.csv"
+    path.write_text("id,urgency,note\ntrain:1,critical,x\ndev:2,high,y\ntest:1,low,z\n")
+    assert apply_read_labels(rows, "urgency", path) == 2
+    assert [r["urgency"] for r in rows["train"]] == ["critical", "normal"]
+    assert [r["urgency"] for r in rows["dev"]] == ["normal", "high"]
+    assert [r["urgency"] for r in rows["test"]] == ["normal", "normal"]  # test labels stay for evaluation
+    assert rows["train"][0]["read_urgency"] is True
+
+
+def test_row_weights_weight_the_loss_within_a_head():
+    import torch
+
+    from cur_nlp_training.train import masked_loss
+
+    logits = {"h": torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]])}
+    targets = {"h": torch.tensor([0, 0, -1])}
+    ones = {"h": torch.ones(2)}
+    plain = masked_loss(logits, targets, ones, {"h": 1.0})
+    same = masked_loss(logits, targets, ones, {"h": 1.0}, torch.tensor([1.0, 1.0, 5.0]))
+    assert torch.isclose(plain, same)  # equal weights (the unlabelled row does not count)
+    heavy_wrong = masked_loss(logits, targets, ones, {"h": 1.0}, torch.tensor([1.0, 3.0, 1.0]))
+    per_row = torch.nn.functional.cross_entropy(logits["h"][:2], targets["h"][:2], reduction="none")
+    assert torch.isclose(heavy_wrong, (per_row[0] + 3 * per_row[1]) / 4)
+
+
+def test_full_training_resumes_from_its_epoch_checkpoint(tmp_path, tiny_encoder_dir, caplog, monkeypatch):
+    import logging
+
+    import cur_nlp_training.train as training
+    from cur_nlp_training.train import CHECKPOINT_FILE
+
+    cfg = _config(tmp_path, tiny_encoder_dir, "full")
+    real_dev_score, calls = training.dev_score, []
+
+    def killed_in_epoch_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed during the second epoch")
+        return real_dev_score(*args, **kwargs)
+
+    monkeypatch.setattr(training, "dev_score", killed_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**cfg))
+    checkpoint = tmp_path / "model_full" / CHECKPOINT_FILE
+    assert checkpoint.exists()  # written after epoch 1
+    monkeypatch.setattr(training, "dev_score", real_dev_score)
+    with caplog.at_level(logging.INFO, logger="cur_nlp.train"):
+        out = train(TrainConfig(**cfg))
+    assert "after epoch 1" in caplog.text
+    assert [h["epoch"] for h in json.loads((out / "training_history.json").read_text())["history"]] == [1, 2]
+    assert not checkpoint.exists()  # removed once the model directory is written
+
+
+def test_recall_threshold_is_visible_in_the_result():
+    import numpy as np
+
+    from cur_nlp.decoding import head_predictions
+    from cur_nlp.model_dir import HeadSpec
+    from cur_nlp_training.calibrate import tune_recall_threshold
+
+    head = HeadSpec("urgency", "multiclass", ["critical", "high", "normal", "low"], recall_thresholds={"critical": 0.2})
+    probs = np.array([[0.25, 0.6, 0.1, 0.05], [0.1, 0.2, 0.6, 0.1], [0.7, 0.1, 0.1, 0.1]])
+    first, second, third = head_predictions(head, probs)
+    assert (first.label, round(first.score, 2), first.decided_by, first.threshold) == ("critical", 0.25,
+                                                                                          "critical_recall_threshold", 0.2)
+    assert first.to_dict()["decided_by"] == "critical_recall_threshold" and first.to_dict()["threshold"] == 0.2
+    assert (second.label, second.decided_by) == ("normal", None) and "decided_by" not in second.to_dict()
+    assert (third.label, third.decided_by) == ("critical", None)  # the most probable label needs no rule
+    gold = np.array([0, 0, 1, 2])
+    p = np.array([[0.3, 0.6, 0.1, 0.0], [0.9, 0.1, 0.0, 0.0], [0.1, 0.8, 0.1, 0.0], [0.05, 0.05, 0.9, 0.0]])
+    threshold = tune_recall_threshold(p, gold, 0, 1.0, p.argmax(1))
+    assert threshold == 0.3  # the highest threshold that catches both critical posts
+    assert tune_recall_threshold(p, gold, 2, 0.9, p.argmax(1)) is None  # argmax already reaches the target

@@ -65,6 +65,26 @@ def tune_class_bias(probs: np.ndarray, gold: np.ndarray, min_recall: dict[int, f
     return [float(round(b, 3)) for b in bias]
 
 
+def tune_recall_threshold(probs: np.ndarray, gold: np.ndarray, label: int, target: float, base_pred: np.ndarray,
+                          min_precision: float = 0.5) -> float | None:
+    """The highest probability at or above which choosing ``label`` (over ``base_pred``) reaches ``target`` dev
+    recall of that label, without its dev precision falling below ``min_precision`` (an operator flooded with false
+    alarms stops reading them: then the lowest threshold that keeps the floor). ``None`` when ``base_pred`` already
+    reaches the target or the label has no dev examples."""
+    mask = gold == label
+    if not mask.any() or (base_pred[mask] == label).mean() >= target:
+        return None
+    best = None
+    for threshold in np.unique(probs[:, label])[::-1]:
+        pred = np.where(probs[:, label] >= threshold, label, base_pred)
+        if (gold[pred == label] == label).mean() < min_precision:
+            break
+        best = float(threshold)
+        if (pred[mask] == label).mean() >= target:
+            break
+    return best
+
+
 def tune_threshold(prob_true: np.ndarray, gold: np.ndarray) -> float:
     """Decision threshold on p(true) that maximises the F1 of the positive class on dev."""
     if gold.sum() == 0:

@@ -33,9 +33,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load every source from ../shared/data, deduplicate, split, save, and print the data card."""
         data_card, evaluate = _module("data_card"), _module("evaluate")
-        text = data_card.data_card(_module("splits").prepare_all(out))
+        prepared = _module("splits").prepare_all(out)
+        text = data_card.data_card(prepared)
         if evaluate.GOLD_FILE.exists():
-            text += data_card.gold_card(evaluate.load_gold())
+            text += data_card.gold_card(evaluate.load_gold(), prepared)
         card.parent.mkdir(parents=True, exist_ok=True)
         card.write_text(text, encoding="utf-8")
         typer.echo(text)

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from datasets import Dataset, Features, Value
 
+from cur_nlp.labels import URGENCY_LEVELS, topic_ids
 from cur_nlp.normalize import normalize_text
 from cur_nlp_training.mappings import load_mapping
 
@@ -38,6 +39,10 @@ FEATURES = Features(
         "lon": Value("float64"),
         "address": Value("string"),
         "responsible": Value("string"),
+        "region": Value("string"),
+        "kind": Value("string"),
+        "relevant": Value("bool"),
+        "split": Value("string"),
     }
 )
 
@@ -47,6 +52,9 @@ DEFAULT_FILES = {
     "ru22fact": "ru22fact_ru_test.csv",
     "almaty": "almaty_address_ner_dev.jsonl",
 }
+SOCIAL_DIR = Path(__file__).resolve().parent / "data" / "social"
+"""The team-written social-network corpus (``training/data/social/*.jsonl``, data card: its README.md)."""
+SOCIAL_KINDS = ("complaint", "question", "suggestion", "thanks", "official_reply", "chatter")
 
 
 def _row(**values: Any) -> dict[str, Any]:
@@ -182,14 +190,40 @@ def load_almaty(path: str | Path) -> Dataset:
     return _to_dataset(rows).add_column("entities", entities)
 
 
-LOADERS = {"spb": load_spb, "kursk": load_kursk, "ru22fact": load_ru22fact, "almaty": load_almaty}
+def load_social(path: str | Path) -> Dataset:
+    """The team-written social-network posts: a folder of JSONL files (or one file) with ``text``, ``topic``,
+    ``urgency``, ``relevant``, ``region``, ``kind`` and ``split`` (train/dev/test, assigned by writing batch)."""
+    path = Path(path)
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    if not files:
+        raise FileNotFoundError(f"{path}: no .jsonl files")
+    topics, levels = set(topic_ids()), set(URGENCY_LEVELS)
+    rows = []
+    for file in files:
+        with file.open(encoding="utf-8") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                where = f"{file}:{line_number}"
+                if record["topic"] not in topics or record["urgency"] not in levels:
+                    raise ValueError(f"{where}: unknown topic {record['topic']!r} or urgency {record['urgency']!r}")
+                if record["kind"] not in SOCIAL_KINDS or record["split"] not in ("train", "dev", "test"):
+                    raise ValueError(f"{where}: unknown kind {record['kind']!r} or split {record['split']!r}")
+                rows.append(_row(id=f"social:{record['id']}", text=normalize_text(record["text"]), source="social",
+                                 topic=record["topic"], urgency=record["urgency"], relevant=bool(record["relevant"]),
+                                 region=record.get("region"), kind=record["kind"], split=record["split"]))
+    return _to_dataset(rows)
+
+
+LOADERS = {"social": load_social, "spb": load_spb, "kursk": load_kursk, "ru22fact": load_ru22fact, "almaty": load_almaty}
 
 
 def load_source(name: str, path: str | Path | None = None) -> Dataset:
     """Load a source by name from ``path`` or from its default file in ``../shared/data``."""
     if name not in LOADERS:
         raise ValueError(f"unknown source {name!r}; expected one of {sorted(LOADERS)}")
-    file_path = Path(path) if path else SHARED_DATA / DEFAULT_FILES[name]
+    file_path = Path(path) if path else SOCIAL_DIR if name == "social" else SHARED_DATA / DEFAULT_FILES[name]
     if not file_path.exists():
         raise FileNotFoundError(f"{file_path} not found: pass the path of a {name} file explicitly")
     return LOADERS[name](file_path)

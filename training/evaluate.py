@@ -24,7 +24,8 @@ from cur_nlp_training.metrics import head_metrics, urgency_extras
 log = logging.getLogger("cur_nlp.evaluate")
 
 GOLD_FILE = Path(__file__).parent / "gold" / "urgency_gold.csv"
-SUITE_HEADS = {"spb": ("topic", "urgency"), "kursk": ("topic", "urgency"), "ru22fact": ("fake",), "urgency_gold": ("urgency",)}
+SUITE_HEADS = {"spb": ("topic", "urgency"), "kursk": ("topic", "urgency"), "ru22fact": ("fake",),
+               "social": ("topic", "urgency"), "urgency_gold": ("urgency",)}
 
 
 @dataclass
@@ -44,25 +45,29 @@ def load_gold(path: Path = GOLD_FILE) -> dict[str, str]:
 
 
 def build_eval_sets(data_dir: Path, split: str = "test") -> list[EvalSet]:
-    """The standard evaluation sets from prepared splits (and the gold file, looked up in dev+test)."""
+    """The standard evaluation sets from prepared splits (sources not prepared are skipped), and the urgency gold
+    posts of the evaluated split (the gold file also holds train and dev posts, which training reads)."""
     from cur_nlp_training.splits import load_prepared
 
     sets, by_id, by_split = [], {}, {"dev": [], "test": [], "train": []}
     for source, heads in SUITE_HEADS.items():
         if source == "urgency_gold":
             continue
+        if not (Path(data_dir) / source).exists():
+            log.warning("%s not prepared in %s: not evaluated (cur-nlp data prepare)", source, data_dir)
+            continue
         prepared = load_prepared(data_dir, source)
         part = prepared[split]
         sets.append(EvalSet(source, part["id"], part["text"], {h: part[h] for h in heads}))
         if source in ("spb", "kursk"):
-            for s in ("dev", "test"):
+            for s in ("train", "dev", "test"):
                 by_id.update({r["id"]: r for r in prepared[s].to_list()})
                 by_split[s].extend(prepared[s]["id"])
     if GOLD_FILE.exists():
         gold = load_gold()
         missing = [i for i in gold if i not in by_id]
         if missing:
-            raise ValueError(f"{len(missing)} gold ids are not in the prepared dev/test splits, e.g. {missing[:3]}")
+            raise ValueError(f"{len(missing)} gold ids are not in the prepared SPb/Kursk splits, e.g. {missing[:3]}")
         # only the gold posts of the evaluated split: the dev half may be used to tune urgency decisions
         in_split = set(by_split[split])
         ids = [i for i in gold if i in in_split]

@@ -44,7 +44,12 @@ class DataConfig:
     Either ``prepared_dir`` + ``sources`` (splits built by ``cur-nlp data prepare``) or ``files``
     (``{"train": path, "dev": path, "test": path}``, CSV or JSONL with a ``text`` column plus label columns).
     ``fill`` sets a label for a whole source where the source is silent (e.g. portal petitions are not fakes).
-    ``max_train_per_class`` caps train rows per (source, label of ``cap_head``) to keep CPU training short.
+    ``max_train_per_class`` caps train rows per (source, label of ``cap_head``) to keep CPU training short
+    (``uncapped`` sources are kept whole). ``read_labels``: per column, a CSV (``id,<column>``) of labels read by
+    hand; they replace the source's (weak) labels in train and dev rows; test rows keep theirs, so a read test half
+    stays an evaluation set. ``source_weights``: per source, a factor on its rows' training loss (default 1), so a
+    large source does not drown the small ones. ``written_sources``: sources whose labels were written or read by
+    hand with the text (they count as read labels where decisions are tuned).
     """
 
     prepared_dir: str | None = "artifacts/data"
@@ -54,6 +59,10 @@ class DataConfig:
     fill: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_train_per_class: int | None = None
     cap_head: str = "topic"
+    uncapped: list[str] = field(default_factory=list)
+    read_labels: dict[str, str] = field(default_factory=dict)
+    source_weights: dict[str, float] = field(default_factory=dict)
+    written_sources: list[str] = field(default_factory=list)
     seed: int = 13
 
 
@@ -73,6 +82,10 @@ class TrainingData:
 
     def sources(self, split: str) -> list[str]:
         return [r["source"] for r in self.rows[split]]
+
+    def row_weights(self, split: str, source_weights: dict[str, float]) -> np.ndarray:
+        """Loss weight of every row of ``split``: its source's factor in ``source_weights`` (default 1)."""
+        return np.array([source_weights.get(r["source"], 1.0) for r in self.rows[split]], dtype=np.float32)
 
     def label_matrix(self, split: str) -> dict[str, np.ndarray]:
         """Per head, label index per row (-1 where the row has no label for that head)."""
@@ -139,7 +152,7 @@ def _read_table(path: str | Path, text_column: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _cap(rows: list[dict], column: str, cap: int, seed: int) -> list[dict]:
+def _cap(rows: list[dict], column: str, cap: int, seed: int, uncapped: list[str]) -> list[dict]:
     rng = random.Random(seed)
     shuffled = rows[:]
     rng.shuffle(shuffled)
@@ -147,10 +160,27 @@ def _cap(rows: list[dict], column: str, cap: int, seed: int) -> list[dict]:
     kept = []
     for row in shuffled:
         key = (row.get("source"), row.get(column))
-        if seen.get(key, 0) < cap:
+        # rows with labels read by hand are never capped away
+        if row.get("source") in uncapped or any(k.startswith("read_") for k in row) or seen.get(key, 0) < cap:
             seen[key] = seen.get(key, 0) + 1
             kept.append(row)
     return kept
+
+
+def apply_read_labels(rows: dict[str, list[dict]], column: str, path: str | Path) -> int:
+    """Replace ``column`` of the train and dev rows whose id is in the CSV ``path`` (``id,<column>``) by the label
+    read there; returns how many rows changed hands. Read rows are marked ``read_<column>: True``."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        read = {row["id"]: row[column] for row in csv.DictReader(handle)}
+    replaced = 0
+    for split in ("train", "dev"):
+        for row in rows[split]:
+            if row["id"] in read:
+                row[column], row[f"read_{column}"] = read[row["id"]], True
+                replaced += 1
+    return replaced
 
 
 def load_training_data(data: DataConfig, heads: list[HeadColumn]) -> TrainingData:
@@ -174,8 +204,10 @@ def load_training_data(data: DataConfig, heads: list[HeadColumn]) -> TrainingDat
             for column, value in data.fill.get(row.get("source"), {}).items():
                 if row.get(column) is None:
                     row[column] = value
+    for column, path in data.read_labels.items():
+        apply_read_labels(rows, column, path)
     if data.max_train_per_class:
         cap_column = next((h.column for h in heads if h.name == data.cap_head), data.cap_head)
-        rows["train"] = _cap(rows["train"], cap_column, data.max_train_per_class, data.seed)
+        rows["train"] = _cap(rows["train"], cap_column, data.max_train_per_class, data.seed, data.uncapped)
     labels = {h.name: _resolve_labels(h, rows["train"]) for h in heads}
     return TrainingData(heads=heads, labels=labels, rows=rows)

@@ -20,13 +20,13 @@ from cur_nlp_training.train import calibrate_and_tune, decision_labels
 def retune(model_dir: Path) -> ModelConfig:
     cfg = TrainConfig.from_yaml(model_dir / "training_config.yaml")
     data = load_training_data(cfg.data, cfg.heads)
-    classifier = ComplaintClassifier.from_pretrained(model_dir)
+    classifier = ComplaintClassifier.from_pretrained(model_dir, backend="torch")  # the fp32 reference
     texts = data.texts("dev")
     vectors, _ = classifier.embed(texts)
     logits = classifier.head_logits(vectors, texts)
     config = ModelConfig.load(model_dir)
     for head in config.heads:
-        head.temperature, head.class_bias, head.threshold = 1.0, None, 0.5
+        head.temperature, head.class_bias, head.threshold, head.recall_thresholds = 1.0, None, 0.5, None
     labels = data.label_matrix("dev")
     calibrate_and_tune(config, logits, labels, cfg, decision_labels(data, cfg, labels))
     config.save(model_dir)

@@ -1,7 +1,8 @@
 """Deduplication and train/dev/test splits for every source.
 
 SPb is a time series: train = Oct 2020 - Feb 2021, dev = 1-15 March 2021, test = 16-31 March 2021.
-Kursk and RU22Fact are split stratified by label with a fixed seed. Exact and near-exact duplicates
+Kursk and RU22Fact are split stratified by label with a fixed seed; the team-written social corpus by the split its
+writing batch was assigned. Exact and near-exact duplicates
 (same text after lower-casing, ё→е and dropping everything but letters and digits) are removed before
 splitting, keeping the earliest row, so no text can appear in two splits.
 """
@@ -56,6 +57,12 @@ def split_by_time(dataset: Dataset) -> DatasetDict:
     )
 
 
+def split_by_column(dataset: Dataset) -> DatasetDict:
+    """The split each row names in its ``split`` column (the team-written corpus is split by writing batch)."""
+    names = dataset["split"]
+    return DatasetDict({s: dataset.select([i for i, n in enumerate(names) if n == s]) for s in SPLITS})
+
+
 def split_stratified(dataset: Dataset, label: str, dev: float, test: float, seed: int = SEED) -> DatasetDict:
     """Stratified split; labels too rare to stratify (fewer than 3 rows) go to train."""
     labels = [str(v) for v in dataset[label]]
@@ -88,10 +95,12 @@ def build_splits(source: str, path: str | Path | None = None) -> DatasetDict:
         return split_stratified(deduplicate(dataset), "topic", dev=0.15, test=0.2)
     if source == "ru22fact":
         return split_stratified(deduplicate(dataset), "fake", dev=0.2, test=0.3)
+    if source == "social":
+        return split_by_column(deduplicate(dataset))
     raise ValueError(f"no split rule for source {source!r}")
 
 
-def prepare_all(out_dir: str | Path, sources: tuple[str, ...] = ("spb", "kursk", "ru22fact")) -> dict[str, DatasetDict]:
+def prepare_all(out_dir: str | Path, sources: tuple[str, ...] = ("spb", "kursk", "ru22fact", "social")) -> dict[str, DatasetDict]:
     """Build splits for every source and save them as ``out_dir/<source>`` (``datasets`` format)."""
     result = {}
     for source in sources:

@@ -20,7 +20,7 @@ from cur_nlp.batching import bucketed_batches, encode, pad
 from cur_nlp.decoding import softmax
 from cur_nlp.encoder import MultiHeadModel
 from cur_nlp.model_dir import HeadSpec, ModelConfig
-from cur_nlp_training.calibrate import fit_temperature, tune_class_bias, tune_threshold
+from cur_nlp_training.calibrate import fit_temperature, tune_class_bias, tune_recall_threshold, tune_threshold
 from cur_nlp_training.config import TrainConfig
 from cur_nlp_training.heads_data import TrainingData, load_training_data
 from cur_nlp_training.metrics import head_metrics
@@ -86,14 +86,23 @@ def layerwise_groups(model: MultiHeadModel, cfg: TrainConfig) -> list[dict]:
 
 
 def masked_loss(logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
-                weights: dict[str, torch.Tensor], head_weights: dict[str, float]) -> torch.Tensor:
+                weights: dict[str, torch.Tensor], head_weights: dict[str, float],
+                row_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Sum over heads of ``head_weight`` × the class-weighted cross-entropy over the rows labelled for that head
+    (label -1: no label); ``row_weights`` (e.g. per source) weight the rows within each head's mean."""
     total = torch.zeros(())
     for name, out in logits.items():
         y = targets[name]
         keep = y >= 0
-        if keep.any():
+        if not keep.any():
+            continue
+        if row_weights is None:
             loss = nn.functional.cross_entropy(out[keep], y[keep], weight=weights[name])
-            total = total + head_weights[name] * loss
+        else:
+            per_row = nn.functional.cross_entropy(out[keep], y[keep], weight=weights[name], reduction="none")
+            scale = weights[name][y[keep]] * row_weights[keep] if weights[name] is not None else row_weights[keep]
+            loss = (per_row * row_weights[keep]).sum() / scale.sum()
+        total = total + head_weights[name] * loss
     return total
 
 
@@ -131,7 +140,7 @@ def dev_score(data: TrainingData, logits: dict[str, np.ndarray], labels: dict[st
 
 def _train_heads_only(model: MultiHeadModel, vectors: torch.Tensor, targets: dict[str, torch.Tensor],
                       weights: dict, head_weights: dict, cfg: TrainConfig, dev_vectors: torch.Tensor,
-                      data: TrainingData, dev_labels: dict) -> dict:
+                      data: TrainingData, dev_labels: dict, row_weights: torch.Tensor | None = None) -> dict:
     optimizer = torch.optim.AdamW(model.heads.parameters(), lr=cfg.head_lr * 3, weight_decay=cfg.weight_decay)
     best, best_state = -1.0, None
     rng = torch.Generator().manual_seed(cfg.seed)
@@ -140,7 +149,8 @@ def _train_heads_only(model: MultiHeadModel, vectors: torch.Tensor, targets: dic
         perm = torch.randperm(len(vectors), generator=rng)
         for start in range(0, len(perm), 256):
             batch = perm[start : start + 256]
-            loss = masked_loss(model.classify(vectors[batch]), {k: v[batch] for k, v in targets.items()}, weights, head_weights)
+            loss = masked_loss(model.classify(vectors[batch]), {k: v[batch] for k, v in targets.items()}, weights,
+                               head_weights, None if row_weights is None else row_weights[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -155,12 +165,13 @@ def _train_heads_only(model: MultiHeadModel, vectors: torch.Tensor, targets: dic
 def fine_tune(model: MultiHeadModel, optimizer: torch.optim.Optimizer, ids: dict[str, list[list[int]]], pad_id: int,
               batch_loss: Callable[[list[int], torch.Tensor, torch.Tensor], torch.Tensor], data: TrainingData,
               dev_labels: dict[str, np.ndarray], *, epochs: int, batch_size: int, warmup_ratio: float, seed: int,
-              log_every: int, eval_batch_size: int) -> list[dict]:
+              log_every: int, eval_batch_size: int, checkpoint: Path | None = None) -> list[dict]:
     """The epoch loop shared by training and distillation: length-bucketed batches, linear warm-up and decay,
     gradient clipping, a dev score after every epoch; the best dev epoch's weights are loaded at the end.
 
-    ``batch_loss(rows, input_ids, mask)`` returns the loss of the train rows ``rows``. Returns one history entry
-    per epoch."""
+    ``batch_loss(rows, input_ids, mask)`` returns the loss of the train rows ``rows``. With ``checkpoint`` (a file
+    path), the whole state is saved there after every epoch, and a run that finds the file resumes after its last
+    epoch. Returns one history entry per epoch."""
     rng = random.Random(seed)
     lengths = [len(x) for x in ids["train"]]
     total = math.ceil(len(lengths) / batch_size) * epochs
@@ -168,8 +179,17 @@ def fine_tune(model: MultiHeadModel, optimizer: torch.optim.Optimizer, ids: dict
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)) * max(0.0, (total - s) / max(1, total - warmup))
     )
-    history, best, best_state, step = [], -1.0, None, 0
-    for epoch in range(epochs):
+    history, best, best_state, step, first_epoch = [], -1.0, None, 0, 0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        rng.setstate(state["rng"])
+        history, best, best_state, step = state["history"], state["best"], state["best_state"], state["step"]
+        first_epoch = len(history)
+        log.info("resuming from %s after epoch %d (best dev %.4f)", checkpoint, first_epoch, best)
+    for epoch in range(first_epoch, epochs):
         model.train()
         running, seen, t0 = 0.0, 0, time.time()
         for batch in bucketed_batches(lengths, batch_size, rng):
@@ -193,8 +213,18 @@ def fine_tune(model: MultiHeadModel, optimizer: torch.optim.Optimizer, ids: dict
         if score > best:
             best, best_state = score, copy.deepcopy(model.state_dict())
             log.info("new best checkpoint (epoch %d)", epoch + 1)
+        if checkpoint is not None:
+            partial = checkpoint.with_suffix(".partial")
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng.getstate(),
+                        "scheduler": scheduler.state_dict(), "history": history, "best": best,
+                        "best_state": best_state, "step": step}, partial)
+            partial.replace(checkpoint)  # a run killed while saving keeps the previous epoch's checkpoint
     model.load_state_dict(best_state)
     return history
+
+
+CHECKPOINT_FILE = "checkpoint.pt"
+"""Written into the output folder after every full fine-tuning epoch; removed once the model directory is saved."""
 
 
 def start_run(seed: int, torch_threads: int | None, output_dir: str | Path) -> Path:
@@ -233,6 +263,8 @@ def train(cfg: TrainConfig) -> Path:
     targets = {k: torch.tensor(v) for k, v in labels["train"].items()}
     weights = {h.name: class_weights(labels["train"][h.name], len(data.labels[h.name]), cfg.class_weighting) for h in cfg.heads}
     head_weights = {h.name: h.loss_weight for h in cfg.heads}
+    row_weights = (torch.from_numpy(data.row_weights("train", cfg.data.source_weights))
+                   if cfg.data.source_weights else None)
     history = []
 
     if cfg.mode == "fast":
@@ -242,35 +274,43 @@ def train(cfg: TrainConfig) -> Path:
         train_vectors = compute_vectors(model, ids["train"], pad_id, cfg.eval_batch_size)
         dev_vectors = compute_vectors(model, ids["dev"], pad_id, cfg.eval_batch_size)
         history.append(_train_heads_only(model, train_vectors, targets, weights, head_weights, cfg,
-                                         dev_vectors, data, labels["dev"]))
+                                         dev_vectors, data, labels["dev"], row_weights))
     else:
         optimizer = torch.optim.AdamW(layerwise_groups(model, cfg))
         history = fine_tune(
             model, optimizer, ids, pad_id,
             lambda batch, input_ids, mask: masked_loss(model(input_ids, mask), {k: v[batch] for k, v in targets.items()},
-                                                       weights, head_weights),
+                                                       weights, head_weights,
+                                                       None if row_weights is None else row_weights[batch]),
             data, labels["dev"], epochs=cfg.epochs, batch_size=cfg.batch_size, warmup_ratio=cfg.warmup_ratio,
-            seed=cfg.seed, log_every=cfg.log_every, eval_batch_size=cfg.eval_batch_size)
+            seed=cfg.seed, log_every=cfg.log_every, eval_batch_size=cfg.eval_batch_size,
+            checkpoint=out / CHECKPOINT_FILE)
         dev_vectors = compute_vectors(model, ids["dev"], pad_id, cfg.eval_batch_size)
 
     calibrate_and_tune(model_cfg, head_logits(model, dev_vectors), labels["dev"], cfg,
                        decision_labels(data, cfg, labels["dev"]))
     save_model_dir(model, tokenizer, cfg, out, history, time.time() - started)
+    (out / CHECKPOINT_FILE).unlink(missing_ok=True)
     log.info("saved model to %s (%.1f min)", out, (time.time() - started) / 60)
     return out
 
 
 def decision_labels(data: TrainingData, cfg: TrainConfig, labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Dev labels for decision tuning: the dev column, or for heads in ``cfg.decision_labels`` the hand-labelled
-    file (``id,<head>``) restricted to dev ids — so decisions follow the label definitions, not weak labels."""
+    file (``id,<head>``) restricted to dev ids, plus the dev rows of ``data.written_sources`` (labels written with
+    the text) — so decisions follow the label definitions, not weak labels."""
     import csv
 
     result = dict(labels)
+    written = set(cfg.data.written_sources)
     for head_name, path in cfg.decision_labels.items():
         with open(path, encoding="utf-8", newline="") as handle:
             gold = {row["id"]: row[head_name] for row in csv.DictReader(handle)}
         names = data.labels[head_name]
-        result[head_name] = np.array([names.index(gold[i]) if gold.get(i) in names else -1 for i in data.ids("dev")])
+        result[head_name] = np.array([
+            names.index(gold[row["id"]]) if gold.get(row["id"]) in names
+            else labels[head_name][i] if row["source"] in written else -1
+            for i, row in enumerate(data.rows["dev"])])
         log.info("head %s: decisions tuned on %d hand-labelled dev posts from %s", head_name,
                  int((result[head_name] >= 0).sum()), path)
     return result
@@ -295,9 +335,17 @@ def calibrate_and_tune(model_cfg: ModelConfig, logits: dict[str, np.ndarray], la
         probs = softmax(logits[head.name][decision_rows], head.temperature)
         if head.type == "binary":
             head.threshold = round(tune_threshold(probs[:, 1], gold), 4)
-        else:
-            targets = {head.labels.index(k): v for k, v in cfg.min_recall.get(head.name, {}).items()}
-            head.class_bias = tune_class_bias(probs, gold, targets)
+            continue
+        # offsets for macro-F1, then a visible probability threshold per recall target (never a silent offset)
+        head.class_bias = tune_class_bias(probs, gold)
+        base = (np.log(np.clip(probs, 1e-12, 1)) + np.asarray(head.class_bias)).argmax(1)
+        thresholds = {}
+        for label, target in cfg.min_recall.get(head.name, {}).items():
+            threshold = tune_recall_threshold(probs, gold, head.labels.index(label), target, base)
+            if threshold is not None:
+                thresholds[label] = round(threshold, 4)
+                log.info("head %s: %s chosen at p >= %.4f (dev recall target %.2f)", head.name, label, threshold, target)
+        head.recall_thresholds = thresholds or None
         log.info("head %s: temperature %.3f, threshold %s, class_bias %s", head.name, head.temperature,
                  head.threshold, head.class_bias)
 
