@@ -70,12 +70,15 @@ def register(app: typer.Typer) -> None:
         baseline_dir: Optional[Path] = typer.Option(Path("artifacts/baseline"), "--baseline", help="Fitted baseline to report beside."),
         out: Optional[Path] = typer.Option(None, help="Report directory (default: <model>/eval)."),
         split: str = typer.Option("test", help="Which split to evaluate."),
+        compare: list[Path] = typer.Option([], "--compare", help="Another model directory to compare with, side by "
+                                                                 "side with bootstrap intervals; repeatable."),
     ) -> None:
-        """Evaluate a model on every held-out set: metrics.json, a Markdown report and plots."""
+        """Evaluate a model on every held-out set: metrics.json, a Markdown report and plots (and comparison.md with
+        --compare)."""
         from cur_nlp.classifier import default_model_path
 
         setup_logging()
-        _module("evaluate").evaluate_model_dir(model or default_model_path(), data, baseline_dir, out, split)
+        _module("evaluate").evaluate_model_dir(model or default_model_path(), data, baseline_dir, out, split, compare)
 
     @app.command("export-onnx")
     def export_onnx(

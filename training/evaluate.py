@@ -127,22 +127,33 @@ def evaluate(scorers: Sequence, eval_sets: list[EvalSet]) -> dict[str, Any]:
 
 
 def evaluate_model_dir(model_dir: Path, data_dir: Path, baseline_dir: Path | None = None,
-                       out: Path | None = None, split: str = "test") -> dict[str, Any]:
-    """Evaluate a model directory (and the baseline beside it); write metrics.json, report.md and plots."""
+                       out: Path | None = None, split: str = "test", compare_with: Sequence[Path] = ()) -> dict[str, Any]:
+    """Evaluate a model directory (torch fp32, the reference backend) and the baseline beside it; write metrics.json,
+    report.md and plots. With ``compare_with`` (other model directories) also ``comparison.md``/``.json``: every
+    model and the baseline per test set, with paired bootstrap 95% intervals of this model's differences."""
     from cur_nlp.classifier import ComplaintClassifier
     from cur_nlp_training.report import write_report
     from cur_nlp_training.scorer import ClassifierScorer
 
     model_dir = Path(model_dir)
-    classifier = ComplaintClassifier.from_pretrained(model_dir)
-    scorers: list = [ClassifierScorer(classifier)]
+    scorers: list = [ClassifierScorer(ComplaintClassifier.from_pretrained(model_dir, backend="torch"))]
+    for other in compare_with:
+        scorer = ClassifierScorer(ComplaintClassifier.from_pretrained(other, backend="torch"))
+        if scorer.name == scorers[0].name:
+            scorer.name = f"{scorer.name} ({other})"
+        scorers.append(scorer)
     if baseline_dir and Path(baseline_dir, "baseline.joblib").exists():
         from cur_nlp_training.baseline import TfidfBaseline
 
         scorers.append(TfidfBaseline.load(baseline_dir))
-    results = evaluate(scorers, build_eval_sets(Path(data_dir), split))
+    eval_sets = build_eval_sets(Path(data_dir), split)
+    results = evaluate(scorers, eval_sets)
     out = Path(out) if out else model_dir / "eval"
     write_report(results, out, title=f"Evaluation of {scorers[0].name} ({split})", primary=scorers[0].name)
+    if compare_with:
+        from cur_nlp_training.compare import compare, write_comparison
+
+        log.info("comparison written to %s", write_comparison(compare(scorers, eval_sets), out))
     (model_dir / "metrics.json").write_text(
         json.dumps({"split": split, "results": results[scorers[0].name],
                     "weak_vs_gold_urgency": results.get("_weak_vs_gold_urgency")}, indent=2, ensure_ascii=False),

@@ -176,7 +176,7 @@ def check_backend(reference: ComplaintClassifier, other: ComplaintClassifier, te
             a, b = decided["topic"][0][rows], decided["topic"][1][rows]
             result["topic_macro_f1"] = {"torch": macro_f1(gold, a), other.backend.name: macro_f1(gold, b), "n": len(rows),
                                         "accuracy_torch": float(np.mean(a == gold)), "accuracy": float(np.mean(b == gold)),
-                                        "difference": paired_bootstrap(gold, a, b, macro_f1)}
+                                        "difference": paired_bootstrap(gold, a, b, macro_f1)}  # 90% interval
     return result
 
 

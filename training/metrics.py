@@ -32,17 +32,33 @@ def macro_f1(gold: np.ndarray, pred: np.ndarray) -> float:
 
 
 def paired_bootstrap(gold: np.ndarray, a: np.ndarray, b: np.ndarray, metric: Callable[[np.ndarray, np.ndarray], float],
-                     rounds: int = 1000, seed: int = 0) -> dict[str, float]:
-    """``metric`` of predictions ``b`` minus that of ``a`` on the same items: the point difference and the 5th/95th
-    percentiles over ``rounds`` paired bootstrap resamples. With rare classes one changed label moves macro-F1 by
-    more than half a point; the interval says whether a difference is larger than that noise."""
+                     rounds: int = 1000, seed: int = 0, level: float = 0.90) -> dict[str, float]:
+    """``metric`` of predictions ``b`` minus that of ``a`` on the same items: the point difference and the central
+    ``level`` interval (``low``, ``high``) over ``rounds`` paired bootstrap resamples. With rare classes one changed
+    label moves macro-F1 by more than half a point; the interval says whether a difference is larger than that."""
     rng = np.random.default_rng(seed)
     diffs = np.empty(rounds)
     for r in range(rounds):
         rows = rng.integers(0, len(gold), len(gold))
         diffs[r] = metric(gold[rows], b[rows]) - metric(gold[rows], a[rows])
-    return {"diff": metric(gold, b) - metric(gold, a), "p05": float(np.percentile(diffs, 5)),
-            "p95": float(np.percentile(diffs, 95))}
+    tail = (1 - level) / 2 * 100
+    return {"diff": metric(gold, b) - metric(gold, a), "low": float(np.percentile(diffs, tail)),
+            "high": float(np.percentile(diffs, 100 - tail)), "level": level}
+
+
+def label_recall(label: int) -> Callable[[np.ndarray, np.ndarray], float]:
+    """A metric: recall of one label (0 where the resample has none of it)."""
+    def recall(gold: np.ndarray, pred: np.ndarray) -> float:
+        rows = gold == label
+        return float((pred[rows] == label).mean()) if rows.any() else 0.0
+    return recall
+
+
+def label_f1(label: int) -> Callable[[np.ndarray, np.ndarray], float]:
+    """A metric: F1 of one label (e.g. the positive class of a binary head)."""
+    def f1(gold: np.ndarray, pred: np.ndarray) -> float:
+        return float(f1_score(gold == label, pred == label, zero_division=0))
+    return f1
 
 
 def head_metrics(labels: list[str], gold: np.ndarray, pred: np.ndarray, probs: np.ndarray | None = None,
