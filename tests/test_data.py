@@ -7,7 +7,7 @@ import pytest
 from cur_nlp_training.data import SOCIAL_DIR, load_almaty, load_kursk, load_ru22fact, load_social, load_spb
 from cur_nlp_training.splits import build_splits, deduplicate, near_duplicate_key, split_by_time, split_stratified
 
-from conftest import SHARED, requires_shared
+from conftest import requires_shared
 
 UNIFIED = ["id", "text", "source", "created", "topic", "urgency", "fake", "reason", "district", "municipality",
            "lat", "lon", "address", "responsible", "region", "kind", "relevant", "split"]

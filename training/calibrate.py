@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import f1_score
 
 from cur_nlp.decoding import softmax
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cur_nlp.model_dir import ModelConfig
+    from cur_nlp_training.config import TrainConfig
+    from cur_nlp_training.heads_data import TrainingData
+
+log = logging.getLogger("cur_nlp.train")
 
 
 def fit_temperature(logits: np.ndarray, gold: np.ndarray) -> float:
@@ -96,3 +106,58 @@ def tune_threshold(prob_true: np.ndarray, gold: np.ndarray) -> float:
         if f1 > best_f1:
             best_t, best_f1 = float(t), f1
     return best_t
+
+
+def decision_labels(data: TrainingData, cfg: TrainConfig, labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Dev labels for decision tuning: the dev column, or for heads in ``cfg.decision_labels`` the hand-labelled
+    file (``id,<head>``) restricted to dev ids, plus the dev rows of ``data.written_sources`` (labels written with
+    the text) — so decisions follow the label definitions, not weak labels."""
+    import csv
+
+    result = dict(labels)
+    written = set(cfg.data.written_sources)
+    for head_name, path in cfg.decision_labels.items():
+        with open(path, encoding="utf-8", newline="") as handle:
+            gold = {row["id"]: row[head_name] for row in csv.DictReader(handle)}
+        names = data.labels[head_name]
+        result[head_name] = np.array([
+            names.index(gold[row["id"]]) if gold.get(row["id"]) in names
+            else labels[head_name][i] if row["source"] in written else -1
+            for i, row in enumerate(data.rows["dev"])])
+        log.info("head %s: decisions tuned on %d hand-labelled dev posts from %s", head_name,
+                 int((result[head_name] >= 0).sum()), path)
+    return result
+
+
+def calibrate_and_tune(model_cfg: ModelConfig, logits: dict[str, np.ndarray], labels: dict[str, np.ndarray],
+                       cfg: TrainConfig, decide_on: dict[str, np.ndarray] | None = None) -> None:
+    """Fit temperatures (on ``labels``) and decision rules (on ``decide_on``, default ``labels``) per head on dev,
+    in place on ``model_cfg``."""
+    decide_on = decide_on or labels
+    for head in model_cfg.heads:
+        rows = labels[head.name] >= 0
+        if not rows.any():
+            continue
+        gold, head_logit = labels[head.name][rows], logits[head.name][rows]
+        if cfg.calibrate:
+            head.temperature = round(fit_temperature(head_logit, gold), 4)
+        decision_rows = decide_on[head.name] >= 0
+        if not cfg.tune_decisions or not decision_rows.any():
+            continue
+        gold = decide_on[head.name][decision_rows]
+        probs = softmax(logits[head.name][decision_rows], head.temperature)
+        if head.type == "binary":
+            head.threshold = round(tune_threshold(probs[:, 1], gold), 4)
+            continue
+        # offsets for macro-F1, then a visible probability threshold per recall target (never a silent offset)
+        head.class_bias = tune_class_bias(probs, gold)
+        base = (np.log(np.clip(probs, 1e-12, 1)) + np.asarray(head.class_bias)).argmax(1)
+        thresholds = {}
+        for label, target in cfg.min_recall.get(head.name, {}).items():
+            threshold = tune_recall_threshold(probs, gold, head.labels.index(label), target, base)
+            if threshold is not None:
+                thresholds[label] = round(threshold, 4)
+                log.info("head %s: %s chosen at p >= %.4f (dev recall target %.2f)", head.name, label, threshold, target)
+        head.recall_thresholds = thresholds or None
+        log.info("head %s: temperature %.3f, threshold %s, class_bias %s", head.name, head.temperature,
+                 head.threshold, head.class_bias)

@@ -41,8 +41,9 @@ from cur_nlp.model_dir import ModelConfig, ModelExtras
 from cur_nlp_training.config import TrainConfig
 from cur_nlp_training.heads_data import load_training_data
 from cur_nlp_training.train import (
-    calibrate_and_tune, class_weights, compute_vectors, decision_labels, fine_tune, head_logits, start_run,
+    class_weights, compute_vectors, fine_tune, head_logits, start_run,
 )
+from cur_nlp_training.calibrate import calibrate_and_tune, decision_labels
 
 log = logging.getLogger("cur_nlp.distill")
 

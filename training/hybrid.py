@@ -27,7 +27,7 @@ from cur_nlp_training.calibrate import fit_temperature
 from cur_nlp_training.config import TrainConfig
 from cur_nlp_training.heads_data import load_training_data
 from cur_nlp_training.metrics import head_metrics
-from cur_nlp_training.train import calibrate_and_tune, decision_labels
+from cur_nlp_training.calibrate import calibrate_and_tune, decision_labels
 
 log = logging.getLogger("cur_nlp.hybrid")
 

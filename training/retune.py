@@ -14,7 +14,7 @@ from cur_nlp.classifier import ComplaintClassifier
 from cur_nlp.model_dir import ModelConfig
 from cur_nlp_training.config import TrainConfig
 from cur_nlp_training.heads_data import load_training_data
-from cur_nlp_training.train import calibrate_and_tune, decision_labels
+from cur_nlp_training.calibrate import calibrate_and_tune, decision_labels
 
 
 def retune(model_dir: Path) -> ModelConfig:
