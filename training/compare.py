@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from cur_nlp_training.evaluate import EvalSet, _key
+from cur_nlp_training.evaluate import EvalSet, gold_rows
 from cur_nlp_training.metrics import label_f1, label_recall, macro_f1, paired_bootstrap
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
@@ -47,9 +47,8 @@ def decisions(scorer: Any, eval_set: EvalSet) -> dict[str, tuple[np.ndarray, np.
     for head, gold_values in eval_set.gold.items():
         if head not in labels or head not in outputs:
             continue
-        rows = [i for i, v in enumerate(gold_values) if v is not None and _key(v) in labels[head]]
+        rows, gold = gold_rows(labels[head], gold_values)
         if rows:
-            gold = np.array([labels[head].index(_key(gold_values[i])) for i in rows])
             result[head] = (gold, outputs[head][1][rows])
     return result
 

@@ -82,6 +82,12 @@ def _key(value: Any) -> str:
     return str(value)
 
 
+def gold_rows(head_labels: list[str], gold_values: Sequence[Any]) -> tuple[list[int], np.ndarray]:
+    """Positions of the rows whose gold value is one of the head's labels, and those gold label indices."""
+    rows = [i for i, v in enumerate(gold_values) if v is not None and _key(v) in head_labels]
+    return rows, np.array([head_labels.index(_key(gold_values[i])) for i in rows], dtype=int)
+
+
 def score_set(scorer, eval_set: EvalSet) -> dict[str, Any]:
     """Metrics of every head that both the scorer and the set have."""
     labels = scorer.head_labels()
@@ -91,10 +97,9 @@ def score_set(scorer, eval_set: EvalSet) -> dict[str, Any]:
         if head not in labels:
             continue
         head_labels = labels[head]
-        rows = [i for i, v in enumerate(gold_values) if v is not None and _key(v) in head_labels]
+        rows, gold = gold_rows(head_labels, gold_values)
         if not rows:
             continue
-        gold = np.array([head_labels.index(_key(gold_values[i])) for i in rows])
         probs, decided = outputs[head]
         metrics = head_metrics(head_labels, gold, decided[rows], probs[rows], binary=len(head_labels) == 2 and head_labels == ["false", "true"])
         if head == "urgency":
@@ -133,7 +138,7 @@ def evaluate_model_dir(model_dir: Path, data_dir: Path, baseline_dir: Path | Non
     model and the baseline per test set, with paired bootstrap 95% intervals of this model's differences."""
     from cur_nlp.classifier import ComplaintClassifier
     from cur_nlp_training.report import write_report
-    from cur_nlp_training.scorer import ClassifierScorer
+    from cur_nlp_training.scorer import ClassifierScorer, ScoredOnce
 
     model_dir = Path(model_dir)
     scorers: list = [ClassifierScorer(ComplaintClassifier.from_pretrained(model_dir, backend="torch"))]
@@ -147,6 +152,7 @@ def evaluate_model_dir(model_dir: Path, data_dir: Path, baseline_dir: Path | Non
 
         scorers.append(TfidfBaseline.load(baseline_dir))
     eval_sets = build_eval_sets(Path(data_dir), split)
+    scorers = [ScoredOnce(s) for s in scorers]  # the report and the comparison read the same scores
     results = evaluate(scorers, eval_sets)
     out = Path(out) if out else model_dir / "eval"
     write_report(results, out, title=f"Evaluation of {scorers[0].name} ({split})", primary=scorers[0].name)

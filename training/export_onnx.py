@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -145,19 +146,36 @@ def quantize_int8(source: Path, target: Path) -> None:
         root.setLevel(level)
 
 
-def check_backend(reference: ComplaintClassifier, other: ComplaintClassifier, texts: Sequence[str],
-                  topic_labels: Sequence[str | None] | None = None, vector_sample: int = 256) -> dict[str, Any]:
-    """Compare ``other`` with the torch fp32 ``reference`` on ``texts``: label agreement per head (full
-    ``predict_scores`` path and decision rules), vector differences on the first ``vector_sample`` texts and, with
-    ``topic_labels``, topic macro-F1 and accuracy of both with a paired bootstrap interval of the difference."""
-    keep = [i for i, t in enumerate(clean_texts(texts)) if t.strip()]
-    kept = [texts[i] for i in keep]
-    s_torch = reference.predict_scores(kept)
+@dataclass
+class Reference:
+    """What torch fp32 gives the check texts, computed once for every backend's check: the non-empty texts (and
+    their positions), the probabilities per head and the vectors of the first ``vector_sample`` texts."""
+
+    config: ModelConfig
+    keep: list[int]
+    texts: list[str]
+    scores: dict[str, np.ndarray]
+    vectors: np.ndarray
+
+    @classmethod
+    def of(cls, reference: ComplaintClassifier, texts: Sequence[str], vector_sample: int = 256) -> "Reference":
+        """Score ``texts`` with the fp32 ``reference`` classifier."""
+        keep = [i for i, t in enumerate(clean_texts(texts)) if t.strip()]
+        kept = [texts[i] for i in keep]
+        return cls(reference.config, keep, kept, reference.predict_scores(kept), reference.embed(kept[:vector_sample])[0])
+
+
+def check_backend(reference: Reference, other: ComplaintClassifier,
+                  topic_labels: Sequence[str | None] | None = None) -> dict[str, Any]:
+    """Compare ``other`` with the torch fp32 ``reference`` on its texts: label agreement per head (full
+    ``predict_scores`` path and decision rules), vector differences on the reference's vector sample and, with
+    ``topic_labels`` (aligned with the texts given to the reference), topic macro-F1 and accuracy of both with a
+    paired bootstrap interval of the difference."""
+    keep, kept, s_torch, v_torch = reference.keep, reference.texts, reference.scores, reference.vectors
     started = time.perf_counter()
     s_other = other.predict_scores(kept)
     seconds = time.perf_counter() - started
-    v_torch, _ = reference.embed(kept[:vector_sample])
-    v_other, _ = other.embed(kept[:vector_sample])
+    v_other, _ = other.embed(kept[:len(v_torch)])
     cosine = np.sum(v_torch * v_other, axis=1) / (np.linalg.norm(v_torch, axis=1) * np.linalg.norm(v_other, axis=1) + 1e-12)
     result: dict[str, Any] = {"n_texts": len(kept), "max_abs_diff": float(np.abs(v_torch - v_other).max()),
                               "min_cosine": float(cosine.min()), "agreement": {}, "seconds": round(seconds, 2)}
@@ -232,9 +250,9 @@ def export_onnx(model_dir: str | Path, quantize: bool = True, *, keep_fp32: bool
         records["torch-bf16"] = BackendRecord(None)
     config.extra.backends = records
     config.save(directory)  # backends are loaded by name for their checks
-    reference = ComplaintClassifier.from_pretrained(directory, backend="torch")
+    reference = Reference.of(ComplaintClassifier.from_pretrained(directory, backend="torch"), check_texts)
     for name in names:
-        check = check_backend(reference, ComplaintClassifier.from_pretrained(directory, backend=name), check_texts,
+        check = check_backend(reference, ComplaintClassifier.from_pretrained(directory, backend=name),
                               topic_labels if texts else None)
         check["texts"] = "given" if texts else "built-in smoke set"
         records[name].check = check

@@ -19,6 +19,25 @@ class Scorer(Protocol):
         """Per head: probabilities ``(n, n_labels)`` and decided label indices ``(n,)``."""
 
 
+class ScoredOnce:
+    """A scorer that scores each list of texts only once: the evaluation report and the comparison of
+    ``cur-nlp evaluate --compare`` read the same sets."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.scorer = scorer
+        self.name = scorer.name
+        self._scores: dict[tuple[str, ...], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+
+    def head_labels(self) -> dict[str, list[str]]:
+        return self.scorer.head_labels()
+
+    def score(self, texts: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        key = tuple(texts)
+        if key not in self._scores:
+            self._scores[key] = self.scorer.score(texts)
+        return self._scores[key]
+
+
 class ClassifierScorer:
     """Adapter of :class:`cur_nlp.ComplaintClassifier` to the ``Scorer`` protocol."""
 

@@ -99,8 +99,8 @@ def masked_loss(logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor
             loss = nn.functional.cross_entropy(out[keep], y[keep], weight=weights[name])
         else:
             per_row = nn.functional.cross_entropy(out[keep], y[keep], weight=weights[name], reduction="none")
-            scale = weights[name][y[keep]] * row_weights[keep] if weights[name] is not None else row_weights[keep]
-            loss = (per_row * row_weights[keep]).sum() / scale.sum()
+            # weighted mean as cross_entropy computes it, with the row weights beside the class weights
+            loss = (per_row * row_weights[keep]).sum() / (weights[name][y[keep]] * row_weights[keep]).sum()
         total = total + head_weights[name] * loss
     return total
 

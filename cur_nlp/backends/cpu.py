@@ -10,32 +10,30 @@ BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 and AVX-512 BF16 (AMD Zen 4 and later, Intel Cooper Lake). Without either, bf16 is emulated and slower than fp32."""
 
 
-@lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The CPU feature flags of ``/proc/cpuinfo`` (empty where there is none, e.g. not Linux)."""
+@lru_cache(maxsize=None)
+def cpuinfo_field(name: str) -> str | None:
+    """The value of the first ``name`` line of ``/proc/cpuinfo`` (``None`` where there is none, e.g. not Linux)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
             for line in info:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                key, _, value = line.partition(":")
+                if key.strip() == name:
+                    return value.strip()
     except OSError:
         pass
-    return frozenset()
+    return None
 
 
-@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags of ``/proc/cpuinfo`` (empty where there are none)."""
+    return frozenset((cpuinfo_field("flags") or "").split())
+
+
 def model_name() -> str:
     """The CPU's model name from ``/proc/cpuinfo`` (the machine type where there is none)."""
     import platform
 
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
+    return cpuinfo_field("model name") or platform.machine()
 
 
 def native_bf16() -> bool:
