@@ -154,7 +154,8 @@ def calibrate_and_tune(model_cfg: ModelConfig, logits: dict[str, np.ndarray], la
         base = (np.log(np.clip(probs, 1e-12, 1)) + np.asarray(head.class_bias)).argmax(1)
         thresholds = {}
         for label, target in cfg.min_recall.get(head.name, {}).items():
-            threshold = tune_recall_threshold(probs, gold, head.labels.index(label), target, base)
+            threshold = tune_recall_threshold(probs, gold, head.labels.index(label), target, base,
+                                              cfg.recall_min_precision)
             if threshold is not None:
                 thresholds[label] = round(threshold, 4)
                 log.info("head %s: %s chosen at p >= %.4f (dev recall target %.2f)", head.name, label, threshold, target)

@@ -23,6 +23,9 @@ class TrainConfig:
     built) or ``nll`` (dev log-loss after temperature scaling: smoother, not decided by a few rare-class posts).
     ``decision_labels``: per head, a hand-labelled CSV (``id,<head>``) whose dev-split rows replace the dev column
     for decision tuning (e.g. the urgency gold set instead of weak urgency labels).
+    ``min_recall``: per head, labels chosen whenever their probability passes a visible threshold tuned on dev for
+    this recall; ``recall_min_precision``: the lowest dev precision such a threshold may cost (an operator flooded
+    with false alarms stops reading them).
     ``registry``: a known-fakes JSONL copied into the model; its similarity threshold is tuned on ``registry_pairs``.
     """
 
@@ -51,6 +54,7 @@ class TrainConfig:
     calibrate: bool = True
     tune_decisions: bool = True
     min_recall: dict[str, dict[str, float]] = field(default_factory=dict)
+    recall_min_precision: float = 0.5
     decision_labels: dict[str, str] = field(default_factory=dict)
     sparse_features: bool = False
     sparse_alpha_by: str = "f1"
@@ -76,6 +80,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, found {value}")
         if self.sparse_alpha_by not in ("nll", "f1"):
             raise ValueError(f"sparse_alpha_by must be 'nll' or 'f1', found {self.sparse_alpha_by!r}")
+        if not 0 <= self.recall_min_precision <= 1:
+            raise ValueError(f"recall_min_precision must be in [0, 1], found {self.recall_min_precision}")
         if not 0 < self.layer_decay <= 1:
             raise ValueError(f"layer_decay must be in (0, 1], found {self.layer_decay}")
 
