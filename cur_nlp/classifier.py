@@ -16,6 +16,7 @@ import numpy as np
 from cur_nlp.backends import EncoderBackend, TorchBackend, resolve_backend, select_backend
 from cur_nlp.batching import clean_texts, encode, sorted_batches
 from cur_nlp.decoding import calibrated, head_predictions, mix_logits
+from cur_nlp.fakes.decision import decide_fake
 from cur_nlp.heads import LinearHeads
 from cur_nlp.model_dir import ModelConfig
 from cur_nlp.results import HeadPrediction, Prediction
@@ -65,6 +66,8 @@ class ComplaintClassifier:
         self.config = config
         self.locator = locator
         self.registry = registry
+        self.directory: Path | None = None
+        """The model directory this classifier was loaded from."""
         self.backend: EncoderBackend = backend or TorchBackend(model)
         self.heads = heads or LinearHeads.from_model(model)
 
@@ -82,8 +85,9 @@ class ComplaintClassifier:
 
         ``locate=True`` adds place extraction and geocoding (``cur_nlp.geo.Locator.default()``) to every
         prediction; pass a configured ``Locator`` instead (own street registry, default region/city) to use it;
-        ``registry`` is a JSONL file of known fakes consulted for the ``fake`` head
-        (default: the registry shipped in the model directory, if any).
+        ``registry`` is the registry of debunked claims consulted for the ``fake`` head: a ``.jsonl``/``.csv`` file,
+        an SQLite ``.db`` file or an SQLAlchemy URL (default: ``known_fakes.jsonl`` of the model directory, if any;
+        see :meth:`use_registry`).
         ``backend`` runs the encoder: ``"torch"`` (fp32), ``"torch-bf16"``, ``"onnx"``, ``"onnx-int8"`` (files
         written by ``cur-nlp export-onnx``) or ``"auto"``: bf16 where the CPU multiplies bf16 in hardware and the
         model's recorded bf16 check passed, else an exported ONNX file whose check passed, else torch fp32 (see
@@ -119,12 +123,27 @@ class ComplaintClassifier:
             classifier.locator = Locator.default()
         elif locate:
             classifier.locator = locate
-        registry_path = Path(registry) if registry else directory / "known_fakes.jsonl"
-        if registry or registry_path.exists():
-            from cur_nlp.registry import FakeRegistry
-
-            classifier.registry = FakeRegistry.from_file(registry_path, classifier)
+        classifier.directory = directory
+        registry_location = registry or (directory / "known_fakes.jsonl")
+        if registry or Path(registry_location).exists():
+            classifier.use_registry(registry_location)
         return classifier
+
+    def use_registry(self, location: str | Path | None) -> None:
+        """Match posts against the debunked claims of ``location``: a ``.jsonl``/``.csv`` file or a database (an
+        SQLAlchemy URL or an SQLite ``.db`` file, see :mod:`cur_nlp.fakes.store`); ``None`` turns matching off."""
+        from cur_nlp.fakes.matcher import FakeMatcher
+
+        self.registry = None if location is None else FakeMatcher.open(location, self)
+
+    @property
+    def fingerprint(self) -> str:
+        """Names the model whose vectors the registry stores (name, version and head sizes)."""
+        return f"{self.config.name}@{self.config.version}/{self.heads.hidden_size}"
+
+    def embed_claims(self, claims: Sequence[str]) -> np.ndarray:
+        """Encoder vectors of claim texts, as the registry stores them."""
+        return self.embed(claims)[0]
 
     @property
     def head_names(self) -> list[str]:
@@ -191,9 +210,8 @@ class ComplaintClassifier:
             for row, index in enumerate(readable):
                 results[index].empty = False
                 results[index].truncated = bool(truncated[row])
-                if matches[row] is not None and "fake" in results[index].heads:
-                    claim_id, similarity = matches[row]
-                    results[index].heads["fake"] = HeadPrediction(True, float(similarity), matched_claim=claim_id)
+                if "fake" in results[index].heads:
+                    results[index].heads["fake"] = decide_fake(results[index].heads["fake"], matches[row])
         if self.locator is not None:
             for index, found in zip(readable, self._locate([raw[i] for i in readable])):
                 results[index].locations = list(found)

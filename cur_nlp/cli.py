@@ -1,6 +1,7 @@
 """The ``cur-nlp`` command line.
 
-The runtime commands (``predict``, ``labels``, ``info``, ``heatmap``) live here. The training and service packages add
+The runtime commands (``predict``, ``labels``, ``info``, ``heatmap``; ``fakes`` from :mod:`cur_nlp.fakes_commands`)
+live here. The training and service packages add
 theirs (``data``, ``train``, ``baseline``, ``evaluate``, ``export-onnx``; ``serve``) through the ``cur_nlp.commands``
 entry-point group: each entry is a ``register(app)`` function, so this module never imports them.
 """
@@ -16,9 +17,12 @@ from typing import Optional
 
 import typer
 
+from cur_nlp.fakes_commands import fakes_app
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="cur_nlp: topic, urgency, fake and places in citizens' posts (ЦУР).")
 COMMAND_GROUP = "cur_nlp.commands"
+app.add_typer(fakes_app, name="fakes")
 """Entry-point group of the packages that add commands to ``cur-nlp``."""
 
 
@@ -62,6 +66,9 @@ def predict(
     backend: str = typer.Option("auto", help="Encoder backend: auto (see `cur-nlp info`), torch (fp32), torch-bf16, "
                                              "onnx, onnx-int8 (ONNX ones after `cur-nlp export-onnx`; they start "
                                              "without torch)."),
+    registry: Optional[str] = typer.Option(None, "--registry", "-r", help="Debunked claims to match: a .jsonl/.csv "
+                                           "file, an SQLite .db file or a database URL (default: the model's "
+                                           "example registry, known_fakes.jsonl)."),
 ) -> None:
     """Classify posts: adds topic, urgency, fake (and locations) to every record, in input order.
 
@@ -83,7 +90,11 @@ def predict(
 
         locator = Locator.default(*[TableGazetteer.from_file(p) for p in gazetteer],
                                   default_region=default_region, default_city=default_city)
-    classifier = ComplaintClassifier.from_pretrained(model, locate=locator, backend=backend)
+    try:
+        classifier = ComplaintClassifier.from_pretrained(model, locate=locator, backend=backend, registry=registry)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2)
     in_fmt = detect_format(input, input_format)
     out_fmt = detect_format(output, output_format)
     skipped = written = 0

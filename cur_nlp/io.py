@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, TextIO
@@ -99,10 +102,32 @@ def flatten(record: dict, heads: tuple[str, ...] = ()) -> dict:
         elif isinstance(value, dict) and "label" in value:
             flat[f"{key}_label"] = value["label"]
             flat[f"{key}_score"] = value["score"]
-            if "matched_claim" in value:
-                flat[f"{key}_matched_claim"] = value["matched_claim"]
+            if "source" in value:  # the fake decision: where it came from and the matched claim
+                match = value.get("match") or {}
+                flat[f"{key}_source"], flat[f"{key}_stance"] = value["source"], value.get("stance")
+                flat[f"{key}_claim_id"], flat[f"{key}_refutation"] = match.get("id"), match.get("refutation")
         elif isinstance(value, (list, dict)):
             flat[key] = json.dumps(value, ensure_ascii=False)
         else:
             flat[key] = value
     return flat
+
+
+@contextmanager
+def atomic_text_writer(path: str | Path) -> Iterator[TextIO]:
+    """A UTF-8 text handle whose content replaces ``path`` only when the block ends without an error: written to a
+    temporary file in the same folder, flushed to disk and renamed, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=path.parent,
+                                         prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise

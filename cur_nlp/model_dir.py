@@ -88,14 +88,34 @@ class BackendRecord:
 
 
 @dataclass
+class FakeMatching:
+    """How posts are matched to the fakes registry (:mod:`cur_nlp.fakes.matcher`), tuned on dev pairs.
+
+    ``retrieval_threshold``: the lowest post–claim similarity that is a candidate; ``spread_threshold``: the
+    lowest p(spreads) that flags a post; ``top_k``: candidates per post; ``tuning``: how they were chosen.
+    """
+
+    retrieval_threshold: float
+    spread_threshold: float = 0.5
+    top_k: int = 3
+    tuning: dict[str, Any] | None = None
+
+    @classmethod
+    def similarity_only(cls, threshold: float | None) -> "FakeMatching":
+        """Settings of a model without a stance model: a match is any claim at or above ``threshold``."""
+        return cls(retrieval_threshold=0.9 if threshold is None else float(threshold), spread_threshold=0.5, top_k=1)
+
+
+@dataclass
 class ModelExtras:
     """The optional sections of ``config.json`` (stored under ``extra``), each typed.
 
-    ``sparse``: the TF-IDF mix; ``registry_threshold`` / ``registry_tuning``: the known-fakes match threshold and
-    how it was tuned; ``backends``: the backends checked at export; ``distillation``: how a student was made.
+    ``sparse``: the TF-IDF mix; ``fakes``: registry matching with stance (models from 0.2);
+    ``registry_threshold`` / ``registry_tuning``: the similarity-only match threshold of older models; ``backends``: the backends checked at export; ``distillation``: how a student was made.
     """
 
     sparse: SparseMix | None = None
+    fakes: FakeMatching | None = None
     registry_threshold: float | None = None
     registry_tuning: dict[str, Any] | None = None
     backends: dict[str, BackendRecord] = field(default_factory=dict)
@@ -114,7 +134,9 @@ class ModelExtras:
             name: BackendRecord(**{k: v for k, v in entry.items() if k not in BackendRecord.RETIRED_KEYS})
             for name, entry in (data.get("backends") or {}).items() if isinstance(entry, dict)
         }
+        fakes = data.get("fakes")
         return cls(sparse=SparseMix(**sparse) if isinstance(sparse, dict) else sparse,
+                   fakes=FakeMatching(**fakes) if isinstance(fakes, dict) else fakes,
                    registry_threshold=data.get("registry_threshold"), registry_tuning=data.get("registry_tuning"),
                    backends=backends, distillation=data.get("distillation"))
 

@@ -18,12 +18,11 @@ class HeadPrediction:
     label: str | bool
     score: float
     top: tuple[tuple[str, float], ...] = ()
-    matched_claim: str | None = None
     decided_by: str | None = None
     threshold: float | None = None
 
     def to_dict(self, with_top: bool = True) -> dict[str, Any]:
-        """JSON-ready form; ``decided_by`` / ``threshold`` / ``matched_claim`` only when set."""
+        """JSON-ready form; ``decided_by`` / ``threshold`` only when set."""
         data: dict[str, Any] = {"label": self.label, "score": round(self.score, 4)}
         if with_top and self.top:
             data["top"] = [[label, round(score, 4)] for label, score in self.top]
@@ -31,9 +30,23 @@ class HeadPrediction:
             data["decided_by"] = self.decided_by
         if self.threshold is not None:
             data["threshold"] = round(self.threshold, 4)
-        if self.matched_claim is not None:
-            data["matched_claim"] = self.matched_claim
         return data
+
+
+@dataclass(frozen=True)
+class FakePrediction(HeadPrediction):
+    """The fake decision. ``score`` is always the probability that the post spreads a false claim: p(spreads) of
+    the stance model when ``source`` is ``"registry"`` (the post is about a registered debunked claim, ``match``),
+    else the claim-only model's p(fake) (``source`` ``"model"``). ``stance`` is ``spreads`` or ``refutes`` for a
+    registry match, ``None`` otherwise."""
+
+    source: str = "model"
+    stance: str | None = None
+    match: dict[str, Any] | None = None
+
+    def to_dict(self, with_top: bool = False) -> dict[str, Any]:
+        return {"label": self.label, "score": round(self.score, 4), "source": self.source, "stance": self.stance,
+                "match": self.match}
 
 
 @dataclass
@@ -59,7 +72,7 @@ class Prediction:
         return self.heads.get("urgency")
 
     @property
-    def fake(self) -> HeadPrediction | None:
+    def fake(self) -> "FakePrediction | HeadPrediction | None":
         return self.heads.get("fake")
 
     def to_dict(self) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import pandas as pd
 
 OUTPUT_SCHEMA = (
     "id string, topic string, topic_score double, urgency string, urgency_score double, "
-    "fake boolean, fake_score double, matched_claim string, empty boolean, truncated boolean, locations string"
+    "fake boolean, fake_score double, fake_source string, fake_claim_id string, empty boolean, truncated boolean, locations string"
 )
 
 _CLASSIFIER = None
@@ -56,7 +56,8 @@ def score_batches(batches: Iterator[pd.DataFrame], model: str | None, locate: bo
                 "id": post_id,
                 "topic": topic.get("label"), "topic_score": topic.get("score"),
                 "urgency": urgency.get("label"), "urgency_score": urgency.get("score"),
-                "fake": fake.get("label"), "fake_score": fake.get("score"), "matched_claim": fake.get("matched_claim"),
+                "fake": fake.get("label"), "fake_score": fake.get("score"), "fake_source": fake.get("source"),
+                "fake_claim_id": (fake.get("match") or {}).get("id"),
                 "empty": data["empty"], "truncated": data["truncated"],
                 "locations": json.dumps(data["locations"], ensure_ascii=False),
             })

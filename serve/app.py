@@ -26,6 +26,7 @@ from cur_nlp_serve.batcher import MicroBatcher, model_thread
 from cur_nlp_serve.labels import label_sets
 from cur_nlp_serve.metrics import Metrics
 from cur_nlp_serve.middleware import BodyGuard, Observe
+from cur_nlp_serve.fakes_routes import router as fakes_router
 from cur_nlp_serve.routes import router
 from cur_nlp_serve.schemas import ErrorDetail, ErrorResponse, describe_errors
 from cur_nlp_serve.settings import Settings
@@ -44,7 +45,7 @@ async def load_classifier(settings: Settings, executor: ThreadPoolExecutor) -> C
     started = time.perf_counter()
     clf = await asyncio.get_running_loop().run_in_executor(executor, partial(
         ComplaintClassifier.from_pretrained, settings.model, locate=locate,
-        num_threads=settings.num_threads, backend=settings.backend))
+        num_threads=settings.num_threads, backend=settings.backend, registry=settings.registry))
     log.info("model %s %s loaded in %.1f s (locate=%s)", clf.config.name, clf.config.version,
              time.perf_counter() - started, locate)
     return clf
@@ -70,6 +71,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     model_info = {"name": str(clf.config.name), "version": str(clf.config.version)}
     metrics.on_model(model_info, lambda: batcher.queued_items)
     app.state.classifier = clf
+    app.state.model_executor = executor
     app.state.batcher = batcher
     app.state.labels = label_sets(clf)
     app.state.model_info = model_info
@@ -115,6 +117,7 @@ def create_app(settings: Settings | None = None, classifier: ComplaintClassifier
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.include_router(router)
+    app.include_router(fakes_router)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(Observe, metrics=metrics)
     return app

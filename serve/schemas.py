@@ -98,14 +98,27 @@ class HeadResult(BaseModel):
     threshold: float | None = Field(None, description="The recall threshold the label's probability reached.")
 
 
+class FakeMatchInfo(BaseModel):
+    """The registered debunked claim a post is about, with the refutation to answer it with."""
+
+    id: str
+    claim: str
+    refutation: str
+    link: str | None = None
+    similarity: float = Field(..., description="Retrieval similarity of the post to the claim (not a probability).")
+
+
 class FakeResult(BaseModel):
-    """The fake head: a boolean label, the probability of ``true``, and a matched known fake when there is one."""
+    """The fake decision. ``score`` is always the probability that the post spreads a false claim."""
 
     model_config = ConfigDict(extra="allow")
 
     label: bool
-    score: float
-    matched_claim: str | None = None
+    score: float = Field(..., description="Probability that the post spreads a false claim: p(spreads) of the "
+                         "stance model for a registry match, else the claim-only model's p(fake).")
+    source: str = Field(..., description="'registry' (the post is about a registered claim) or 'model'.")
+    stance: str | None = Field(None, description="'spreads' or 'refutes' for a registry match, else null.")
+    match: FakeMatchInfo | None = None
 
 
 class Result(BaseModel):
@@ -214,3 +227,33 @@ def _where(loc: Sequence[str | int]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text + ": "
+
+
+class ClaimIn(BaseModel):
+    """A debunked claim to register."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "id": "kursk-2026-031", "claim": "В Курске на месяц отключат горячую воду во всех домах",
+        "refutation": "Квадра: плановые отключения идут по графику, массового отключения нет.",
+        "link": "https://example.ru/news/1", "region": "Курская область", "tags": ["water"]}]})
+
+    id: StrictStr = Field(..., min_length=1, max_length=128)
+    claim: StrictStr = Field(..., min_length=1, max_length=2000)
+    refutation: StrictStr = Field("", max_length=4000)
+    link: StrictStr | None = Field(None, max_length=2000)
+    region: StrictStr | None = Field(None, max_length=200)
+    tags: list[StrictStr] = Field(default_factory=list, max_length=20)
+
+
+class ClaimsIn(BaseModel):
+    """Several claims, written all or none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    claims: list[ClaimIn] = Field(..., min_length=1, max_length=1000)
+
+
+class ClaimOut(ClaimIn):
+    active: bool
+    added: str | None = None
+    updated: str | None = None

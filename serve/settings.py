@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Accepted X-API-Key values, comma-separated; empty: no auth."
     )
+    registry: str = Field("cur_nlp_registry.db", description="The registry of debunked claims: an SQLite file "
+                          "(created on first use) or an SQLAlchemy URL (postgresql+psycopg://…) shared by replicas.")
     locate: bool | None = Field(
         None, description="Extract and geocode places; default: on when cur_nlp.geo is installed, else off."
     )

@@ -146,3 +146,18 @@ def tiny_encoder_dir(tmp_path_factory, tiny_model_dir) -> Path:
     model.encoder.save_pretrained(out)
     AutoTokenizer.from_pretrained(str(tiny_model_dir)).save_pretrained(str(out))
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def service_registry(tmp_path_factory):
+    """Services built by tests keep their fakes registry in a temporary SQLite file, not in the working directory."""
+    import os
+
+    path = tmp_path_factory.mktemp("registry") / "registry.db"
+    previous = os.environ.get("CUR_NLP_REGISTRY")
+    os.environ["CUR_NLP_REGISTRY"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("CUR_NLP_REGISTRY", None)
+    else:
+        os.environ["CUR_NLP_REGISTRY"] = previous

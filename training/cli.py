@@ -4,6 +4,7 @@ through the ``cur_nlp.commands`` entry point so that the runtime never imports t
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 from types import ModuleType
 from typing import Optional
@@ -79,6 +80,19 @@ def register(app: typer.Typer) -> None:
 
         setup_logging()
         _module("evaluate").evaluate_model_dir(model or default_model_path(), data, baseline_dir, out, split, compare)
+
+    @app.command("train-stance")
+    def train_stance(
+        model: Path = typer.Option(..., "--model", "-m", help="Model directory (the stance model is written into it)."),
+        data: Path = typer.Option(Path("training/data/fakes"), help="Team-written posts and claims (docs/fakes.md)."),
+        registry: Path = typer.Option(Path("examples/fakes_registry.jsonl"), help="The claims the train posts are about."),
+    ) -> None:
+        """Train the registry's stance model (spreads / refutes / unrelated) on train posts, tune its thresholds on dev
+        and evaluate on test claims; writes stance.safetensors, extra.fakes in config.json and eval/fakes.json."""
+        setup_logging()
+        result = _module("stance").train_stance(model, data, registry)
+        typer.echo(json.dumps({k: result[k] for k in ("retrieval_threshold", "spread_threshold", "dev", "test")},
+                              ensure_ascii=False, indent=2))
 
     @app.command("export-onnx")
     def export_onnx(
