@@ -92,12 +92,14 @@ class FakeMatching:
     """How posts are matched to the fakes registry (:mod:`cur_nlp.fakes.matcher`), tuned on dev pairs.
 
     ``retrieval_threshold``: the lowest post–claim similarity that is a candidate; ``spread_threshold``: the
-    lowest p(spreads) that flags a post; ``top_k``: candidates per post; ``tuning``: how they were chosen.
+    lowest p(spreads) that flags a post; ``top_k``: candidates per post; ``lexical_weight``: the weight of TF-IDF
+    cosine against encoder cosine in the similarity (models with sparse features); ``tuning``: how they were chosen.
     """
 
     retrieval_threshold: float
     spread_threshold: float = 0.5
     top_k: int = 3
+    lexical_weight: float = 0.5
     tuning: dict[str, Any] | None = None
 
     @classmethod

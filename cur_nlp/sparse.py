@@ -128,16 +128,3 @@ class SparseHeads:
         biases = {k[5:]: v for k, v in tensors.items() if k.startswith("bias.")}
         return cls(blocks, weights, biases)
 
-
-class SparseCosine:
-    """Cosine similarity of texts' TF-IDF vectors (all blocks, unit length) to a fixed set of texts, e.g. the
-    claims of a known-fakes registry: one sparse matrix product per batch."""
-
-    def __init__(self, heads: SparseHeads, features: sparse.csr_matrix) -> None:
-        # each block is unit length, so the concatenated vector has norm sqrt(blocks)
-        self.scale = 1.0 / len(heads.blocks)
-        self.claims_t = sparse.csc_matrix(features.T, dtype=np.float32)
-
-    def __call__(self, features: sparse.csr_matrix) -> np.ndarray:
-        """Similarities, shape ``(texts, size of the set)``."""
-        return (features @ self.claims_t).toarray().astype(np.float32) * np.float32(self.scale)

@@ -97,7 +97,7 @@ def _plain_cosines(heads, posts, claims):
 
 
 def test_vectorised_cosine_equals_the_plain_sparse_dot_product():
-    from cur_nlp.sparse import SparseCosine
+    from cur_nlp.fakes.matcher import LexicalOverlap
 
     blocks = []
     for analyzer, ngrams in (("word", (1, 2)), ("char_wb", (2, 5))):
@@ -106,6 +106,13 @@ def test_vectorised_cosine_equals_the_plain_sparse_dot_product():
     heads = SparseHeads(blocks, {}, {})
     claims, posts = TEXTS[:3], TEXTS + ["лифт сломан во дворе", "", "zzz"]
     expected = _plain_cosines(heads, posts, claims)
-    got = SparseCosine(heads, heads.features(claims))(heads.features(posts))
+    overlap = LexicalOverlap(heads, heads.features(claims))
+    got = overlap.cosine(heads.features(posts))
     np.testing.assert_allclose(got, expected, atol=1e-5)
     assert got[0, 0] == pytest.approx(1.0, abs=1e-5) and got[-1].max() == 0.0
+    # per pair: block cosines average to the cosine; a post covers all of an identical claim and none of an unrelated one
+    rows, claim_index = np.array([0, 1, len(posts) - 1]), np.array([0, 0, 1])
+    pairs = overlap.pairs(heads.features(posts), rows, claim_index)
+    np.testing.assert_allclose(pairs[:, :2].mean(1), got[rows, claim_index], atol=1e-5)
+    np.testing.assert_allclose(pairs[0, 2:], [1.0, 1.0], atol=1e-5)
+    assert pairs[2, 2:].max() == 0.0

@@ -12,6 +12,10 @@ import yaml
 from cur_nlp_training.heads_data import DataConfig, HeadColumn
 
 
+RETIRED_KEYS = {"registry_pairs"}
+"""Keys of older saved configs that are read and ignored."""
+
+
 @dataclass
 class TrainConfig:
     """Everything that decides a training run. Validated on creation; no hyper-parameters from env vars.
@@ -26,7 +30,8 @@ class TrainConfig:
     ``min_recall``: per head, labels chosen whenever their probability passes a visible threshold tuned on dev for
     this recall; ``recall_min_precision``: the lowest dev precision such a threshold may cost (an operator flooded
     with false alarms stops reading them).
-    ``registry``: a known-fakes JSONL copied into the model; its similarity threshold is tuned on ``registry_pairs``.
+    ``registry``: a claims file copied into the model as its example registry (``known_fakes.jsonl``);
+    ``stance_data``: the team-written posts the registry's stance model is trained and tuned on (``train-stance``).
     """
 
     name: str
@@ -59,7 +64,7 @@ class TrainConfig:
     sparse_features: bool = False
     sparse_alpha_by: str = "f1"
     registry: str | None = None
-    registry_pairs: str | None = "training/registry/paraphrases.jsonl"
+    stance_data: str | None = "training/data/fakes"
     baseline_dir: str | None = None
     torch_threads: int | None = None
     seed: int = 13
@@ -89,6 +94,8 @@ class TrainConfig:
     def from_yaml(cls, path: str | Path) -> "TrainConfig":
         """Read a config file; unknown keys are an error that names them."""
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        for key in RETIRED_KEYS & set(data):
+            del data[key]  # written by older versions into saved training configs
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:

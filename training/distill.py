@@ -13,7 +13,7 @@ texts of every source (no per-class cap — the labels the teacher produces are 
 * cross-entropy on the gold labels where a row has one (weight ``hard_weight``).
 
 After training the student is finished like any model directory: the teacher's sparse n-gram heads are reused
-(their mixing weight re-tuned on dev), temperatures and decisions are re-fitted on dev, the registry threshold is
+(their mixing weight re-tuned on dev), temperatures and decisions are re-fitted on dev, the registry stance model is
 re-tuned (mixing weights chosen by dev log-loss by default: ``sparse_alpha_by``). Evaluate the result with
 ``cur-nlp evaluate --model <out>``; no test split is seen here.
 """
@@ -186,16 +186,16 @@ def distill(cfg: DistillConfig) -> Path:
 
 
 def finish(out: Path, teacher_dir: Path, train_cfg: TrainConfig, reuse_sparse: bool) -> None:
-    """Reuse the teacher's sparse heads if it has them (alpha re-tuned on dev); re-tune the registry threshold."""
+    """Reuse the teacher's sparse heads if it has them (alpha re-tuned on dev); retrain the registry stance model."""
     if reuse_sparse:
         from cur_nlp.sparse import SparseHeads
         from cur_nlp_training.hybrid import build_hybrid
 
         build_hybrid(out, sparse=SparseHeads.load(teacher_dir))
-    if (out / "known_fakes.jsonl").exists() and train_cfg.registry_pairs:
-        from cur_nlp_training.registry_tune import tune_registry
+    if train_cfg.registry and train_cfg.stance_data:
+        from cur_nlp_training.stance import train_stance
 
-        log.info("registry threshold: %s", tune_registry(out, Path(train_cfg.registry_pairs)))
+        train_stance(out, Path(train_cfg.stance_data), Path(train_cfg.registry))
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The whole recipe behind ``cur-nlp train``: train → sparse heads → registry threshold → evaluation → model card."""
+"""The whole recipe behind ``cur-nlp train``: train → sparse heads → registry stance model → evaluation → model card."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ def run(cfg: TrainConfig, evaluate: bool = True) -> Path:
         from cur_nlp_training.hybrid import build_hybrid
 
         build_hybrid(out)
-    if cfg.registry and cfg.registry_pairs:
-        from cur_nlp_training.registry_tune import tune_registry
+    if cfg.registry and cfg.stance_data:
+        from cur_nlp_training.stance import train_stance
 
-        log.info("registry threshold: %s", tune_registry(out, Path(cfg.registry_pairs)))
+        result = train_stance(out, Path(cfg.stance_data), Path(cfg.registry))
+        log.info("registry stance model: dev F1 %.3f, test F1 %.3f", result["dev"]["f1"], result["test"]["f1"])
     if evaluate and cfg.data.prepared_dir and not cfg.data.files:
         from cur_nlp_training.evaluate import evaluate_model_dir
         from cur_nlp_training.model_card import write_card

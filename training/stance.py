@@ -2,8 +2,9 @@
 
 ``cur-nlp train-stance --model DIR``. The data (training/data/fakes/, docs/fakes.md) are split by claim:
 
-- train: posts about the claims of the example registry (``train_posts.jsonl``; registry = the example claims);
-- dev / test: posts about other claims (``eval_posts.jsonl``, ``eval_claims.jsonl``), matched against the example
+- train: posts about the claims of the example registry and of the training claim files (``train_posts*.jsonl``,
+  ``train_claims_*.jsonl``; registry = those claims);
+- dev / test: posts about other claims (``eval_posts.jsonl``, ``eval_claims.jsonl``), matched against the training
   claims plus the dev claims (dev) or plus all evaluation claims (test), so that every claim of another split is a
   distractor and no test claim is seen before the test.
 
@@ -71,8 +72,11 @@ def _posts(path: Path, split: str | None = None) -> list[Post]:
 
 
 def load_splits(data_dir: Path = DATA, registry: Path = REGISTRY) -> dict[str, Split]:
-    """The train, dev and test splits (see the module docstring)."""
-    example = read_claims(registry)
+    """The train, dev and test splits (see the module docstring). Train: the posts of every ``train_posts*.jsonl``,
+    about the example registry's claims and those of every ``train_claims_*.jsonl``."""
+    train_claims = read_claims(registry)
+    for path in sorted(data_dir.glob("train_claims_*.jsonl")):
+        train_claims += read_claims(path)
     claims_by_split: dict[str, list[Claim]] = {"dev": [], "test": []}
     for line in (data_dir / "eval_claims.jsonl").read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -80,10 +84,11 @@ def load_splits(data_dir: Path = DATA, registry: Path = REGISTRY) -> dict[str, S
             split = record.pop("split")
             claims_by_split[split].append(Claim.from_record(record))
     evaluation = data_dir / "eval_posts.jsonl"
+    train_posts = [post for path in sorted(data_dir.glob("train_posts*.jsonl")) for post in _posts(path)]
     return {
-        "train": Split(_posts(data_dir / "train_posts.jsonl"), example),
-        "dev": Split(_posts(evaluation, "dev"), example + claims_by_split["dev"]),
-        "test": Split(_posts(evaluation, "test"), example + claims_by_split["dev"] + claims_by_split["test"]),
+        "train": Split(train_posts, train_claims),
+        "dev": Split(_posts(evaluation, "dev"), train_claims + claims_by_split["dev"]),
+        "test": Split(_posts(evaluation, "test"), train_claims + claims_by_split["dev"] + claims_by_split["test"]),
     }
 
 
@@ -161,16 +166,18 @@ def tune(candidates: Candidates, posts: list[Post]) -> tuple[float, float, dict]
     return best[1], best[2], best[3]
 
 
-def train_stance(model_dir: Path, data_dir: Path = DATA, registry: Path = REGISTRY, C: float = 1.0) -> dict:
+def train_stance(model_dir: Path, data_dir: Path = DATA, registry: Path = REGISTRY, C: float = 1.0,
+                 lexical_weight: float = 0.5) -> dict:
     """Fit the stance model of ``model_dir`` on train, tune on dev, evaluate on test; save the model, its settings
     (``extra.fakes`` of config.json) and ``eval/fakes.json``. Returns the dev and test metrics."""
     splits = load_splits(data_dir, registry)
     classifier = ComplaintClassifier.from_pretrained(model_dir, backend="torch", registry=None)
     train_texts = clean_texts([p.text for p in splits["train"].posts])
     words = fit_words(train_texts)
-    width = 3 + classifier.heads.hidden_size + len(words.vocabulary)  # the layout of pair_features
+    blocks = len(classifier.sparse.blocks) if classifier.sparse is not None else 0
+    width = 3 + 2 * blocks + len(words.vocabulary)  # the layout of pair_features
     stance = StanceModel(words, np.zeros((width, 3), np.float32), np.zeros(3, np.float32))
-    matcher = FakeMatcher(classifier, FakeMatching(retrieval_threshold=-1.0), stance)
+    matcher = FakeMatcher(classifier, FakeMatching(retrieval_threshold=-1.0, lexical_weight=lexical_weight), stance)
     candidates, _ = _candidates(classifier, matcher, splits["train"])
     features, labels = candidates.features, pair_labels(candidates, splits["train"].posts)
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(features, labels)
@@ -186,12 +193,14 @@ def train_stance(model_dir: Path, data_dir: Path = DATA, registry: Path = REGIST
     test_candidates, _ = _candidates(classifier, matcher, splits["test"])
     test = flag_metrics(splits["test"].posts, decide(test_candidates.above(retrieval), len(splits["test"].posts), spread))
     sizes = {name: {"posts": len(s.posts), "claims": len(s.claims)} for name, s in splits.items()}
-    result = {"retrieval_threshold": retrieval, "spread_threshold": spread, "dev": dev, "test": test,
+    result = {"retrieval_threshold": retrieval, "spread_threshold": spread, "lexical_weight": lexical_weight,
+              "dev": dev, "test": test,
               "splits": sizes, "train_pairs": int(len(labels)), "C": C}
     stance.save(model_dir)
     config = ModelConfig.load(model_dir)
     config.extra.fakes = FakeMatching(retrieval_threshold=round(retrieval, 4), spread_threshold=round(spread, 4),
-                                      top_k=matcher.settings.top_k, tuning={"dev": dev, "splits": sizes})
+                                      top_k=matcher.settings.top_k, lexical_weight=lexical_weight,
+                                      tuning={"dev": dev, "splits": sizes, "C": C})
     config.extra.registry_threshold, config.extra.registry_tuning = None, None
     config.save(model_dir)
     (model_dir / "eval").mkdir(exist_ok=True)

@@ -1,7 +1,8 @@
 """Matching posts to the registry of debunked claims by meaning, with the post's stance toward the claim.
 
-1. Retrieval: similarity of each post to every active claim — encoder cosine averaged with TF-IDF cosine when the
-   model has sparse features — and the ``top_k`` closest claims at or above ``retrieval_threshold``.
+1. Retrieval: similarity of each post to every active claim — encoder cosine mixed with TF-IDF cosine when the
+   model has sparse features (``lexical_weight``: a model fine-tuned for topics packs every post of one topic
+   close together, so shared wording carries most of the signal) — and the ``top_k`` closest claims at or above ``retrieval_threshold``.
 2. Stance (:mod:`cur_nlp.fakes.stance`) of the post toward each candidate; the candidate the post is most likely
    about (least likely ``unrelated``) is kept.
 3. Decision: ``spreads`` when p(spreads) ≥ ``spread_threshold``; ``refutes`` when refuting is the most probable
@@ -110,9 +111,8 @@ class FakeMatcher:
         lexical = None
         if sparse is not None and claims:
             from cur_nlp.batching import clean_texts
-            from cur_nlp.sparse import SparseCosine
 
-            lexical = SparseCosine(sparse, sparse.features(clean_texts([c.claim for c in claims])))
+            lexical = LexicalOverlap(sparse, sparse.features(clean_texts([c.claim for c in claims])))
         # swapped in one assignment, so a concurrent reader sees the old registry or the new one, never a mix
         self._state = (claims, _unit(matrix), lexical)
         self._claims = claims
@@ -132,8 +132,9 @@ class FakeMatcher:
         if lexical is not None:
             if features is None:
                 features = self.classifier.sparse.features(list(texts))
-            words = lexical(features)
-            similarity = 0.5 * dense + 0.5 * words
+            words = lexical.cosine(features)
+            weight = self.settings.lexical_weight
+            similarity = (1 - weight) * dense + weight * words
         else:
             words, similarity = dense, dense
         ranked = np.argsort(-similarity, axis=1, kind="stable")
@@ -150,9 +151,11 @@ class FakeMatcher:
             second = similarity[np.arange(len(posts)), ranked[:, 1]] if len(claims) > 1 else np.zeros(len(posts))
             # ahead of the next claim for the closest one, behind the closest one for the others
             margin = np.where(cols == 0, best[rows] - second[rows], pair_similarity - best[rows])
-            scores = PairScores(dense[rows, claim_ids], words[rows, claim_ids], margin)
+            overlap = (lexical.pairs(features, rows, claim_ids) if lexical is not None
+                       else np.zeros((rows.size, 0), dtype=np.float32))
+            scores = PairScores(dense[rows, claim_ids], words[rows, claim_ids], margin, overlap)
             post_words = self.stance.post_words([texts[r] for r in rows])
-            pairs = pair_features(posts[rows], claim_vectors[claim_ids], scores, post_words)
+            pairs = pair_features(scores, post_words)
             probs = self.stance.probabilities(pairs)
         return Candidates(claims, rows, claim_ids, pair_similarity, probs, pairs)
 
@@ -160,6 +163,36 @@ class FakeMatcher:
         """Per post (``texts`` cleaned; ``features`` their sparse features if already computed): its relation to
         the closest registered claim, or ``None`` when it is about none of them."""
         return decide(self.candidates(vectors, texts, features), len(texts), self.settings.spread_threshold)
+
+
+class LexicalOverlap:
+    """TF-IDF of the claims against posts, per block of the model's sparse features (word and character n-grams):
+    the cosine (blocks averaged) for retrieval, and per block, for candidate pairs, the cosine and the claim's
+    coverage — the share of the claim's TF-IDF mass whose n-grams the post contains (a post that only shares the
+    subject covers little of what the rumour asserts)."""
+
+    def __init__(self, sparse: Any, claim_features: Any) -> None:
+        from scipy import sparse as sp
+
+        sizes = [len(block.vocabulary) for block in sparse.blocks]
+        self.bounds = np.cumsum([0, *sizes])
+        self.claims = sp.csr_matrix(claim_features, dtype=np.float32)
+        self.claims_t = sp.csc_matrix(self.claims.T)
+        self.scale = np.float32(1.0 / len(sizes))  # each block is unit length
+
+    def cosine(self, features: Any) -> np.ndarray:
+        """``(posts, claims)`` cosine of the concatenated blocks."""
+        return (features @ self.claims_t).toarray().astype(np.float32) * self.scale
+
+    def pairs(self, features: Any, rows: np.ndarray, claim_index: np.ndarray) -> np.ndarray:
+        """``(pairs, 2 × blocks)``: per block the cosine, then per block the claim's coverage by the post."""
+        posts, claims = features[rows], self.claims[claim_index]
+        product = np.asarray(posts.multiply(claims).todense(), dtype=np.float32)
+        covered = np.asarray((posts > 0).multiply(claims.multiply(claims)).todense(), dtype=np.float32)
+        spans = list(zip(self.bounds[:-1], self.bounds[1:]))
+        cosines = [product[:, a:b].sum(1) for a, b in spans]
+        coverage = [covered[:, a:b].sum(1) for a, b in spans]
+        return np.stack(cosines + coverage, axis=1) if spans else np.zeros((len(rows), 0), np.float32)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 A linear model over features of the pair, cheap enough to run on every post (no second encoder pass):
 
-- how close the post is to the claim: encoder cosine, TF-IDF cosine, and the margin to the next-closest claim;
-- what the post and claim share in meaning: the element-wise product of their unit encoder vectors;
+- how close the post is to the claim: encoder cosine, TF-IDF cosine, the margin to the next-closest claim, and per
+  n-gram block the cosine and how much of the claim's TF-IDF mass the post covers;
 - how the post talks: word 1–2-gram TF-IDF of the post (refutation and forwarding cues such as «фейк»,
   «опровергли», «скиньте всем», «правда что»).
 
@@ -29,21 +29,22 @@ STANCES = ("spreads", "refutes", "unrelated")
 
 @dataclass(frozen=True)
 class PairScores:
-    """Closeness of each post to one candidate claim: encoder cosine, TF-IDF cosine, margin to the next claim."""
+    """Closeness of each post to one candidate claim: encoder cosine, TF-IDF cosine, margin to the next claim, and
+    ``overlap`` (pairs × k): per n-gram block the cosine and the claim's coverage."""
 
     dense: np.ndarray
     lexical: np.ndarray
     margin: np.ndarray
+    overlap: np.ndarray
 
 
-def pair_features(post_vectors: np.ndarray, claim_vectors: np.ndarray, scores: PairScores,
-                  post_words: sparse.csr_matrix) -> sparse.csr_matrix:
-    """Feature rows of (post, candidate claim) pairs: the three closeness scores, the product of unit vectors and
-    the post's word TF-IDF. ``post_vectors`` / ``claim_vectors`` are unit rows aligned pair by pair."""
-    closeness = np.stack([scores.dense, scores.lexical, scores.margin], axis=1).astype(np.float32)
-    # scaled by the width so that each product is of order one (their sum is the cosine)
-    shared = (post_vectors * claim_vectors * post_vectors.shape[1]).astype(np.float32)
-    return sparse.hstack([sparse.csr_matrix(closeness), sparse.csr_matrix(shared), post_words], format="csr")
+def pair_features(scores: PairScores, post_words: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Feature rows of (post, candidate claim) pairs: the closeness scores, then the post's word TF-IDF.
+
+    The product of the two encoder vectors was tried as well and dropped: it learns the training claims' subjects
+    and lowered dev F1 (docs/fakes.md)."""
+    closeness = np.column_stack([scores.dense, scores.lexical, scores.margin, scores.overlap]).astype(np.float32)
+    return sparse.hstack([sparse.csr_matrix(closeness), post_words], format="csr")
 
 
 class StanceModel:
