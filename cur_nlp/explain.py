@@ -1,7 +1,8 @@
 """Why did the model decide so? Word-level occlusion: drop each word, see how the decided label's probability moves.
 
-Occlusion is model-agnostic (works the same for the encoder, the sparse heads and their mix) and needs one batched
-forward pass of ``n_words + 1`` texts, fast enough for one post on demand.
+Occlusion is model-agnostic (works the same for the encoder, the sparse heads and their mix) and needs forward
+passes over ``n_words + 1`` texts: fast enough for one post on demand, and bounded by ``max_words`` (only the first
+words are weighed) and ``stop`` (checked between batches) for a service.
 
 >>> clf.explain("Во дворе открыт люк, дети рядом").heads["urgency"].words[:2]   # doctest: +SKIP
 [WordWeight(word='люк', start=17, end=20, weight=0.41), WordWeight(word='открыт', ...)]
@@ -11,9 +12,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
+
+from cur_nlp.normalize import normalize_text
 
 _WORD = re.compile(r"\w[\w\-./]*", re.UNICODE)
+
+
+class StopSignal(Protocol):
+    """What ``explain(stop=...)`` polls between batches, e.g. a ``threading.Event``."""
+
+    def is_set(self) -> bool: ...
+
+
+class ExplainStopped(Exception):
+    """``explain`` was asked to stop (its ``stop`` signal was set) before it finished."""
 
 
 @dataclass(frozen=True)
@@ -40,8 +55,13 @@ class HeadExplanation:
 
 @dataclass
 class Explanation:
+    """Per head, the weighed words. ``empty``: the text had nothing to read (no heads then); ``truncated``: only
+    the first ``max_words`` words were weighed."""
+
     text: str
     heads: dict[str, HeadExplanation]
+    empty: bool = False
+    truncated: bool = False
 
     def to_dict(self, top: int = 8) -> dict[str, Any]:
         return {name: head.to_dict(top) for name, head in self.heads.items()}
@@ -63,13 +83,23 @@ class Explanation:
         return f"<p><b>{head}: {self.heads[head].label}</b><br>{''.join(parts)}</p>"
 
 
-def explain(classifier, text: str, heads: list[str] | None = None) -> Explanation:
-    """Word weights for every head's decision on ``text`` (the raw text; offsets refer to it)."""
+def explain(classifier, text: str, heads: list[str] | None = None, *, max_words: int | None = None,
+            stop: StopSignal | None = None, batch_size: int = 64) -> Explanation:
+    """Word weights for every head's decision on ``text`` (the raw text; offsets refer to it).
+
+    ``max_words``: weigh only the first words (each costs one more text to score); ``stop``: polled before every
+    batch of ``batch_size`` texts, :class:`ExplainStopped` when set. A text with nothing to read (empty, blank,
+    invisible characters only) gives an ``empty`` explanation without scoring anything.
+    """
     from cur_nlp.decoding import decide
 
+    if not normalize_text(text):
+        return Explanation(text, {}, empty=True)
     words = list(_WORD.finditer(text))
+    truncated = max_words is not None and len(words) > max_words
+    words = words[:max_words] if truncated else words
     variants = [text] + [text[: m.start()] + text[m.end() :] for m in words]
-    probs = classifier.predict_scores(variants)
+    probs = _scores_in_batches(classifier, variants, stop, batch_size)
     result: dict[str, HeadExplanation] = {}
     for head in classifier.config.heads:
         if heads and head.name not in heads:
@@ -81,4 +111,14 @@ def explain(classifier, text: str, heads: list[str] | None = None) -> Explanatio
                    for i, m in enumerate(words)]
         weights.sort(key=lambda w: -abs(w.weight))
         result[head.name] = HeadExplanation(label, float(p[0, chosen]), weights)
-    return Explanation(text, result)
+    return Explanation(text, result, truncated=truncated)
+
+
+def _scores_in_batches(classifier, texts: list[str], stop: StopSignal | None, batch_size: int) -> dict[str, np.ndarray]:
+    """``classifier.predict_scores`` of ``texts``, ``batch_size`` at a time, checking ``stop`` before each batch."""
+    parts: list[dict[str, np.ndarray]] = []
+    for start in range(0, len(texts), batch_size):
+        if stop is not None and stop.is_set():
+            raise ExplainStopped(f"stopped after {start} of {len(texts)} texts")
+        parts.append(classifier.predict_scores(texts[start : start + batch_size], batch_size))
+    return {head: np.concatenate([part[head] for part in parts]) for head in parts[0]}
