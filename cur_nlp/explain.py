@@ -83,6 +83,16 @@ class Explanation:
         return f"<p><b>{head}: {self.heads[head].label}</b><br>{''.join(parts)}</p>"
 
 
+def cost(text: str, max_words: int | None = None) -> int:
+    """How many texts :func:`explain` scores for ``text``: the text itself and one per weighed word.
+
+    >>> cost("Во дворе открыт люк"), cost("Во дворе открыт люк", max_words=2)
+    (5, 3)
+    """
+    words = sum(1 for _ in _WORD.finditer(text))
+    return 1 + (words if max_words is None else min(words, max_words))
+
+
 def explain(classifier, text: str, heads: list[str] | None = None, *, max_words: int | None = None,
             stop: StopSignal | None = None, batch_size: int = 64) -> Explanation:
     """Word weights for every head's decision on ``text`` (the raw text; offsets refer to it).

@@ -9,6 +9,9 @@ The batcher waits only while it expects more requests: as many as were recently 
 decays batch by batch). A lone client is never held back by the window; with N clients in a closed loop the
 clients just answered are waited for, so they join the requests already queued instead of the two groups
 alternating in half-size batches (measured with 8 clients: 4.8 requests per model call without this, 8 with it).
+
+Other model work (explanations) goes through the same queue with :meth:`MicroBatcher.call`: it runs alone on the
+model thread when its turn comes, and counts as many posts against the queue limit as it scores.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Generic, Sequence, TypeVar
+from typing import Any, Callable, Generic, Sequence, TypeVar
 
 log = logging.getLogger("cur_nlp.serve")
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def model_thread() -> ThreadPoolExecutor:
@@ -44,7 +48,14 @@ class BatcherClosed(Exception):
 class _Job(Generic[T]):
     texts: list[str]
     future: asyncio.Future
+    call: Callable[[], Any] | None = None  # other model work, run alone instead of ``predict``
+    cost: int = 0  # posts a ``call`` counts as against the queue limit
     enqueued: float = field(default_factory=time.perf_counter)
+
+    @property
+    def size(self) -> int:
+        """Posts this job counts as in the queue."""
+        return self.cost if self.call is not None else len(self.texts)
 
 
 @dataclass
@@ -130,25 +141,40 @@ class MicroBatcher(Generic[T]):
 
     async def submit(self, texts: list[str]) -> list[T]:
         """Queue ``texts`` and wait for their results, in order."""
+        if not texts:
+            self._check_open()
+            return []
+        return await self._enqueue(_Job(list(texts), self._new_future()))
+
+    async def call(self, work: Callable[[], R], cost: int) -> R:
+        """Run ``work()`` on the model thread when its turn in the queue comes, alone (never merged with posts),
+        counting ``cost`` posts against the queue limit; its result, or :class:`QueueFull`."""
+        return await self._enqueue(_Job([], self._new_future(), call=work, cost=max(1, cost)))
+
+    def _check_open(self) -> None:
         if not self.running or self._queue is None:
             raise BatcherClosed("model is not ready")
-        if not texts:
-            return []
-        if self.queued_items + len(texts) > self.max_queue and self.queued_items > 0:
+
+    def _new_future(self) -> asyncio.Future:
+        self._check_open()
+        return asyncio.get_running_loop().create_future()
+
+    async def _enqueue(self, job: _Job[T]) -> Any:
+        assert self._queue is not None
+        if self.queued_items + job.size > self.max_queue and self.queued_items > 0:
             raise QueueFull(f"{self.queued_items} posts are waiting for the model")
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.queued_items += len(texts)
+        self.queued_items += job.size
         self.in_flight += 1
         self._peak_in_flight = max(self._peak_in_flight, self.in_flight)
-        self._queue.put_nowait(_Job(list(texts), future))
+        self._queue.put_nowait(job)
         try:
-            return await future
+            return await job.future
         finally:
             self.in_flight -= 1
 
     async def _collect(self) -> list[_Job[T]]:
         """Wait for one job, then take what is queued and wait (at most the window) while fewer requests than
-        expected have come, until ``max_batch`` posts."""
+        expected have come, until ``max_batch`` posts. A ``call`` job is always collected alone."""
         assert self._queue is not None
         if self._carry is not None:
             first, self._carry = self._carry, None
@@ -158,6 +184,8 @@ class MicroBatcher(Generic[T]):
         self._peak_in_flight = self.in_flight
         jobs = [first]
         size = len(first.texts)
+        if first.call is not None:
+            return jobs
         deadline = time.perf_counter() + self.window
         while size < self.max_batch:
             if self._queue.empty():
@@ -172,7 +200,7 @@ class MicroBatcher(Generic[T]):
                     break
             else:
                 job = self._queue.get_nowait()
-            if size + len(job.texts) > self.max_batch:
+            if job.call is not None or size + len(job.texts) > self.max_batch:
                 self._carry = job  # it starts the next batch (a request is never split)
                 break
             jobs.append(job)
@@ -184,8 +212,11 @@ class MicroBatcher(Generic[T]):
         while True:
             jobs = await self._collect()
             live = [job for job in jobs if not job.future.done()]  # skip requests whose clients gave up
-            self.queued_items -= sum(len(job.texts) for job in jobs)
+            self.queued_items -= sum(job.size for job in jobs)
             if not live:
+                continue
+            if live[0].call is not None:
+                await self._run_call(live[0], loop)
                 continue
             texts = [text for job in live for text in job.texts]
             started = time.perf_counter()
@@ -212,6 +243,21 @@ class MicroBatcher(Generic[T]):
                 offset += len(job.texts)
                 if not job.future.done():
                     job.future.set_result(part)
+
+    async def _run_call(self, job: _Job[T], loop: asyncio.AbstractEventLoop) -> None:
+        assert job.call is not None
+        try:
+            result = await loop.run_in_executor(self._executor, job.call)
+        except asyncio.CancelledError:
+            if not job.future.done():
+                job.future.set_exception(BatcherClosed("service is shutting down"))
+            raise
+        except Exception as error:
+            if not job.future.done():
+                job.future.set_exception(error)
+            return
+        if not job.future.done():
+            job.future.set_result(result)
 
     async def _run_separately(self, jobs: list[_Job[T]], loop: asyncio.AbstractEventLoop) -> None:
         for job in jobs:
