@@ -204,3 +204,24 @@ def test_heatmap_reports_bad_lines_and_skips_them(tmp_path):
     for line in (2, 3, 5, 6):
         assert f"pred.jsonl:{line}: skipped" in result.output
     assert "posts=2" in result.output
+
+
+def test_evaluate_names_the_splits_for_an_unknown_one():
+    result = _run(["evaluate", "--split", "nosuchsplit"])
+    message = " ".join(result.output.replace("│", " ").split())  # typer draws the error in a box
+    assert result.exit_code == 2 and "'nosuchsplit' is not one of 'train', 'dev', 'test'" in message
+
+
+def test_evaluate_refuses_a_model_whose_heads_are_not_in_the_data(tmp_path, monkeypatch):
+    from conftest import build_tiny_model
+
+    import cur_nlp_training.evaluate as evaluate
+    from cur_nlp.model_dir import HeadSpec
+
+    model = build_tiny_model(tmp_path / "routing", heads=[HeadSpec("routing", "multiclass", ["a", "b"])])
+    sets = [evaluate.EvalSet("spb", ["1", "2"], ["яма", "люк"], {"topic": ["roads", "improvement"]})]
+    monkeypatch.setattr(evaluate, "build_eval_sets", lambda data_dir, split: sets)
+    result = _run(["evaluate", "--model", str(model), "--baseline", str(tmp_path / "none"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1, result.output
+    assert "nothing to evaluate" in result.output and "routing" in result.output and "spb: topic" in result.output
+    assert not (tmp_path / "r").exists()

@@ -7,6 +7,7 @@ Heads are data: a head is a name, a type and a column; its labels come from the 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,13 +100,34 @@ class TrainingData:
         return rows, indices[rows]
 
     def _index(self, head: HeadColumn, value: Any) -> int:
-        if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+        if not _has_label(value):
             return -1
         key = _label_key(value)
         labels = self.labels[head.name]
         if key not in labels:
-            return -1  # label outside the head's label set (e.g. unseen in train): ignored, reported by load
+            return -1  # outside the head's label set: only in test rows (load_training_data refuses the others)
         return labels.index(key)
+
+
+def _has_label(value: Any) -> bool:
+    return not (value is None or (isinstance(value, float) and np.isnan(value)) or value == "")
+
+
+def check_known_labels(rows: dict[str, list[dict[str, Any]]], heads: list[HeadColumn],
+                       labels: dict[str, list[str]]) -> None:
+    """A ``ValueError`` listing the labels of train and dev rows that are not in their head's label set (such rows
+    would otherwise be dropped without a word), with how many rows carry each."""
+    problems = []
+    for head in heads:
+        unknown = Counter(_label_key(row[head.column]) for split in ("train", "dev") for row in rows[split]
+                          if _has_label(row.get(head.column)) and _label_key(row[head.column]) not in labels[head.name])
+        if unknown:
+            listed = ", ".join(f"{label!r} ({count} rows)" for label, count in unknown.most_common(10))
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            problems.append(f"head {head.name!r} (column {head.column!r}): {listed}{more}")
+    if problems:
+        raise ValueError("train/dev rows with labels outside their head's labels: " + "; ".join(problems)
+                         + ". Fix the data, or add the labels to the head's `labels` in the config")
 
 
 def _label_key(value: Any) -> str:
@@ -210,4 +232,5 @@ def load_training_data(data: DataConfig, heads: list[HeadColumn]) -> TrainingDat
         cap_column = next((h.column for h in heads if h.name == data.cap_head), data.cap_head)
         rows["train"] = _cap(rows["train"], cap_column, data.max_train_per_class, data.seed, data.uncapped)
     labels = {h.name: _resolve_labels(h, rows["train"]) for h in heads}
+    check_known_labels(rows, heads, labels)
     return TrainingData(heads=heads, labels=labels, rows=rows)
