@@ -35,8 +35,8 @@ COPY cur_nlp ./cur_nlp
 COPY serve ./serve
 # the distribution also carries the training package (cur_nlp_training); its code is small, its data stays out
 COPY training ./training
-# the project itself; its dependencies are all in place from the lock
-RUN pip install --no-deps ".[serve]"
+# the project itself, built with the locked setuptools; its dependencies are all in place from the lock
+RUN pip install --no-deps --no-build-isolation ".[serve]"
 
 COPY models/default ./models/default
 
