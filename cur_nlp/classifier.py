@@ -209,12 +209,12 @@ class ComplaintClassifier:
         return many(texts) if many is not None else [self.locator(text) for text in texts]
 
     def explain(self, text: str, heads: list[str] | None = None, *, max_words: int | None = None,
-                stop: Any | None = None, batch_size: int = 64):
-        """Words that pushed each head's decision on ``text`` (occlusion; see :func:`cur_nlp.explain.explain` for
-        ``max_words`` and ``stop``)."""
+                batch_size: int = 64):
+        """Words that pushed each head's decision on ``text`` (occlusion; ``max_words``: weigh only the first
+        words; see :mod:`cur_nlp.explain`)."""
         from cur_nlp.explain import explain
 
-        return explain(self, text, heads, max_words=max_words, stop=stop, batch_size=batch_size)
+        return explain(self, text, heads, max_words=max_words, batch_size=batch_size)
 
     def iter_predict(self, texts: Iterable[str], batch_size: int = 64, chunk: int = 1024) -> Iterable[Prediction]:
         """Stream predictions over an iterable of any length, ``chunk`` texts at a time."""

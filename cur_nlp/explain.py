@@ -2,7 +2,8 @@
 
 Occlusion is model-agnostic (works the same for the encoder, the sparse heads and their mix) and needs forward
 passes over ``n_words + 1`` texts: fast enough for one post on demand, and bounded by ``max_words`` (only the first
-words are weighed) and ``stop`` (checked between batches) for a service.
+words are weighed). :class:`Occlusion` separates the steps — the texts to score, then the weights from their
+scores — so that a service can score the texts in its own batches (``explain`` does all three at once).
 
 >>> clf.explain("Во дворе открыт люк, дети рядом").heads["urgency"].words[:2]   # doctest: +SKIP
 [WordWeight(word='люк', start=17, end=20, weight=0.41), WordWeight(word='открыт', ...)]
@@ -12,23 +13,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from cur_nlp.normalize import normalize_text
 
 _WORD = re.compile(r"\w[\w\-./]*", re.UNICODE)
-
-
-class StopSignal(Protocol):
-    """What ``explain(stop=...)`` polls between batches, e.g. a ``threading.Event``."""
-
-    def is_set(self) -> bool: ...
-
-
-class ExplainStopped(Exception):
-    """``explain`` was asked to stop (its ``stop`` signal was set) before it finished."""
 
 
 @dataclass(frozen=True)
@@ -83,52 +74,57 @@ class Explanation:
         return f"<p><b>{head}: {self.heads[head].label}</b><br>{''.join(parts)}</p>"
 
 
-def cost(text: str, max_words: int | None = None) -> int:
-    """How many texts :func:`explain` scores for ``text``: the text itself and one per weighed word.
+@dataclass
+class Occlusion:
+    """What explaining ``text`` takes: the words weighed (the first ``max_words``; ``truncated`` when there were
+    more) and the texts to score — the text itself, then the text without each word. A text with nothing to read
+    (empty, blank, invisible characters only) has no texts to score and gets an ``empty`` explanation.
 
-    >>> cost("Во дворе открыт люк"), cost("Во дворе открыт люк", max_words=2)
-    (5, 3)
+    >>> occlusion = Occlusion.of("Во дворе открыт люк", max_words=2)
+    >>> occlusion.texts, occlusion.truncated
+    (['Во дворе открыт люк', ' дворе открыт люк', 'Во  открыт люк'], True)
     """
-    words = sum(1 for _ in _WORD.finditer(text))
-    return 1 + (words if max_words is None else min(words, max_words))
+
+    text: str
+    words: list[re.Match]
+    texts: list[str]
+    truncated: bool = False
+
+    @classmethod
+    def of(cls, text: str, max_words: int | None = None) -> "Occlusion":
+        """The occlusion of ``text`` (the raw text; word offsets refer to it)."""
+        if not normalize_text(text):
+            return cls(text, [], [])
+        words = list(_WORD.finditer(text))
+        truncated = max_words is not None and len(words) > max_words
+        words = words[:max_words] if truncated else words
+        return cls(text, words, [text] + [text[: m.start()] + text[m.end() :] for m in words], truncated)
+
+    def explanation(self, classifier, probs: dict[str, np.ndarray], heads: list[str] | None = None) -> Explanation:
+        """Word weights for every head's decision, from ``probs``: ``classifier.predict_scores(self.texts)``."""
+        from cur_nlp.decoding import decide
+
+        if not self.texts:
+            return Explanation(self.text, {}, empty=True)
+        result: dict[str, HeadExplanation] = {}
+        for head in classifier.config.heads:
+            if heads and head.name not in heads:
+                continue
+            p = probs[head.name]
+            chosen = int(decide(head, p[:1])[0])
+            label = (chosen == 1) if head.type == "binary" else head.labels[chosen]
+            weights = [WordWeight(m.group(), m.start(), m.end(), float(p[0, chosen] - p[i + 1, chosen]))
+                       for i, m in enumerate(self.words)]
+            weights.sort(key=lambda w: -abs(w.weight))
+            result[head.name] = HeadExplanation(label, float(p[0, chosen]), weights)
+        return Explanation(self.text, result, truncated=self.truncated)
 
 
 def explain(classifier, text: str, heads: list[str] | None = None, *, max_words: int | None = None,
-            stop: StopSignal | None = None, batch_size: int = 64) -> Explanation:
-    """Word weights for every head's decision on ``text`` (the raw text; offsets refer to it).
-
-    ``max_words``: weigh only the first words (each costs one more text to score); ``stop``: polled before every
-    batch of ``batch_size`` texts, :class:`ExplainStopped` when set. A text with nothing to read (empty, blank,
-    invisible characters only) gives an ``empty`` explanation without scoring anything.
-    """
-    from cur_nlp.decoding import decide
-
-    if not normalize_text(text):
-        return Explanation(text, {}, empty=True)
-    words = list(_WORD.finditer(text))
-    truncated = max_words is not None and len(words) > max_words
-    words = words[:max_words] if truncated else words
-    variants = [text] + [text[: m.start()] + text[m.end() :] for m in words]
-    probs = _scores_in_batches(classifier, variants, stop, batch_size)
-    result: dict[str, HeadExplanation] = {}
-    for head in classifier.config.heads:
-        if heads and head.name not in heads:
-            continue
-        p = probs[head.name]
-        chosen = int(decide(head, p[:1])[0])
-        label = (chosen == 1) if head.type == "binary" else head.labels[chosen]
-        weights = [WordWeight(m.group(), m.start(), m.end(), float(p[0, chosen] - p[i + 1, chosen]))
-                   for i, m in enumerate(words)]
-        weights.sort(key=lambda w: -abs(w.weight))
-        result[head.name] = HeadExplanation(label, float(p[0, chosen]), weights)
-    return Explanation(text, result, truncated=truncated)
-
-
-def _scores_in_batches(classifier, texts: list[str], stop: StopSignal | None, batch_size: int) -> dict[str, np.ndarray]:
-    """``classifier.predict_scores`` of ``texts``, ``batch_size`` at a time, checking ``stop`` before each batch."""
-    parts: list[dict[str, np.ndarray]] = []
-    for start in range(0, len(texts), batch_size):
-        if stop is not None and stop.is_set():
-            raise ExplainStopped(f"stopped after {start} of {len(texts)} texts")
-        parts.append(classifier.predict_scores(texts[start : start + batch_size], batch_size))
-    return {head: np.concatenate([part[head] for part in parts]) for head in parts[0]}
+            batch_size: int = 64) -> Explanation:
+    """Word weights for every head's decision on ``text`` (the raw text; offsets refer to it); ``max_words``: weigh
+    only the first words (each costs one more text to score). A text with nothing to read gives an ``empty``
+    explanation without scoring anything."""
+    occlusion = Occlusion.of(text, max_words)
+    probs = classifier.predict_scores(occlusion.texts, batch_size) if occlusion.texts else {}
+    return occlusion.explanation(classifier, probs, heads)

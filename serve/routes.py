@@ -121,8 +121,9 @@ async def classify(request: Request, settings: AppSettings, metrics: AppMetrics,
     rows = [result_row(index, item, prediction, settings.max_text_chars)
             for index, (item, prediction) in enumerate(zip(items, predictions))]
     if explain:
-        explanations = await model_result(explain_posts(request, batcher, request.app.state.classifier, texts,
-                                                        settings), settings.explain_timeout_s, "explanation")
+        explanations = await model_result(
+            explain_posts(request, batcher, request.app.state.classifier, texts, settings.max_explain_words,
+                          settings.model_batch_size), settings.explain_timeout_s, "explanation")
         for row, explanation in zip(rows, explanations):
             row["explanation"] = explanation
     for row, prediction in zip(rows, predictions):

@@ -35,14 +35,12 @@ def test_max_words_weighs_only_the_first_words(tiny_classifier):
     assert not explain(tiny_classifier, text).truncated
 
 
-def test_stop_signal_ends_the_explanation_between_batches(tiny_classifier):
-    import threading
+def test_occlusion_separates_the_texts_to_score_from_the_weights(tiny_classifier):
+    from cur_nlp.explain import Occlusion
 
-    import pytest
-
-    from cur_nlp.explain import ExplainStopped
-
-    stop = threading.Event()
-    stop.set()
-    with pytest.raises(ExplainStopped):
-        explain(tiny_classifier, "слово " * 50, stop=stop, batch_size=8)
+    text = "Яма на дороге у дома"
+    occlusion = Occlusion.of(text, max_words=3)
+    assert occlusion.texts == [text, " на дороге у дома", "Яма  дороге у дома", "Яма на  у дома"]
+    weighed = occlusion.explanation(tiny_classifier, tiny_classifier.predict_scores(occlusion.texts))
+    assert weighed.to_dict() == explain(tiny_classifier, text, max_words=3).to_dict()
+    assert Occlusion.of("\u200d").texts == [] and Occlusion.of("\u200d").explanation(tiny_classifier, {}).empty

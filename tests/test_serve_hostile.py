@@ -18,7 +18,6 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from cur_nlp.explain import explain  # noqa: E402
 from cur_nlp_serve.app import create_app  # noqa: E402
 from cur_nlp_serve.batcher import MicroBatcher, QueueFull, model_thread  # noqa: E402
 from cur_nlp_serve.middleware import METHODS  # noqa: E402
@@ -39,7 +38,7 @@ def post_raw(client, body: bytes, path: str = "/v1/classify"):
 
 class SlowScores:
     """The tiny classifier whose ``predict`` takes ``predict_delay`` seconds and whose every ``predict_scores``
-    call (what explain runs, batch by batch) takes ``delay`` seconds; counts those calls and their threads."""
+    call (what explain=true runs, chunk by chunk) takes ``delay`` seconds; counts those calls and their threads."""
 
     def __init__(self, inner, delay: float = 0.0, predict_delay: float = 0.0) -> None:
         self.inner, self.config, self.delay, self.predict_delay = inner, inner.config, delay, predict_delay
@@ -55,9 +54,6 @@ class SlowScores:
         self.threads.add(threading.current_thread().name)
         time.sleep(self.delay)
         return self.inner.predict_scores(texts, batch_size)
-
-    def explain(self, text, heads=None, **limits):
-        return explain(self, text, heads, **limits)
 
 
 # ---------------------------------------------------------------------------------------------- bounded validation
@@ -158,6 +154,31 @@ def test_explain_runs_on_the_model_thread_and_stops_at_its_timeout(tiny_model_di
         assert slow.calls == calls < 15  # the work stopped too, not only the wait
         assert client.post("/v1/classify", json={"text": "люк"}).status_code == 200  # the model thread is free
     assert len(slow.threads) == 1 and next(iter(slow.threads)).startswith("cur-nlp-model")
+
+
+def test_classify_requests_are_served_between_the_chunks_of_an_explanation(tiny_model_dir, tiny_classifier):
+    """An explanation storm must not hold the model thread: a classify request that comes during a long
+    explanation waits for one chunk, not for the whole explanation."""
+    import httpx
+
+    slow = SlowScores(tiny_classifier, delay=0.1)
+    app = create_app(make_settings(tiny_model_dir, explain_timeout_s=30, max_explain_words=200, model_batch_size=4),
+                     classifier=slow)
+
+    async def scenario():
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as http:
+                explaining = asyncio.create_task(http.post("/v1/classify?explain=true", json={"text": "слово " * 40}))
+                await asyncio.sleep(0.35)
+                started = time.perf_counter()
+                classified = await http.post("/v1/classify", json={"text": "люк"})
+                waited = time.perf_counter() - started
+                return (await explaining).status_code, classified.status_code, waited, slow.calls
+
+    explained, classified, waited, calls = asyncio.run(scenario())
+    assert explained == 200 and classified == 200 and calls == 11  # 41 texts in chunks of 4
+    assert waited < 0.5  # one chunk of 0.1 s at most, not the ~0.8 s left of the explanation
 
 
 def test_explain_stops_when_the_client_disconnects(tiny_model_dir, tiny_classifier):
