@@ -11,12 +11,14 @@ clients just answered are waited for, so they join the requests already queued i
 alternating in half-size batches (measured with 8 clients: 4.8 requests per model call without this, 8 with it).
 
 Other model work (explanations) goes through the same queue with :meth:`MicroBatcher.call`: it runs alone on the
-model thread when its turn comes, and counts as many posts against the queue limit as it scores.
+model thread, after every post that is waiting (posts are the service's first job; a storm of explanations must
+not hold classify requests back), and counts as many posts against the queue limit as it scores.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -97,7 +99,9 @@ class MicroBatcher(Generic[T]):
         self.in_flight = 0  # requests submitted and not answered yet
         self._peak_in_flight = 0  # most requests in flight at once since the last batch was collected
         self._expected = 0.0  # how many requests a batch may expect to gather (decaying recent peak)
-        self._queue: asyncio.Queue[_Job[T]] | None = None
+        # (priority, arrival, job): posts (0) before other model work (1), each in arrival order
+        self._queue: asyncio.PriorityQueue[tuple[int, int, _Job[T]]] | None = None
+        self._arrivals = itertools.count()
         self._worker: asyncio.Task | None = None
         self._carry: _Job[T] | None = None
         self._executor: ThreadPoolExecutor | None = executor
@@ -111,7 +115,7 @@ class MicroBatcher(Generic[T]):
         """Start the worker task on the running event loop."""
         if self.running:
             return
-        self._queue = asyncio.Queue()
+        self._queue = asyncio.PriorityQueue()
         self._carry = None
         # one model call at a time: torch already uses every core inside a call
         if self._own_executor:  # a stopped batcher shut its own thread down: start a new one
@@ -131,7 +135,7 @@ class MicroBatcher(Generic[T]):
         self._carry = None
         if self._queue is not None:
             while not self._queue.empty():
-                waiting.append(self._queue.get_nowait())
+                waiting.append(self._queue.get_nowait()[-1])
         for job in waiting:
             if not job.future.done():
                 job.future.set_exception(BatcherClosed("service is shutting down"))
@@ -166,7 +170,7 @@ class MicroBatcher(Generic[T]):
         self.queued_items += job.size
         self.in_flight += 1
         self._peak_in_flight = max(self._peak_in_flight, self.in_flight)
-        self._queue.put_nowait(job)
+        self._queue.put_nowait((0 if job.call is None else 1, next(self._arrivals), job))
         try:
             return await job.future
         finally:
@@ -174,12 +178,13 @@ class MicroBatcher(Generic[T]):
 
     async def _collect(self) -> list[_Job[T]]:
         """Wait for one job, then take what is queued and wait (at most the window) while fewer requests than
-        expected have come, until ``max_batch`` posts. A ``call`` job is always collected alone."""
+        expected have come, until ``max_batch`` posts. A ``call`` job is always collected alone, and only when no
+        posts are waiting."""
         assert self._queue is not None
         if self._carry is not None:
             first, self._carry = self._carry, None
         else:
-            first = await self._queue.get()
+            first = (await self._queue.get())[-1]
         self._expected = max(float(self._peak_in_flight), self._expected * self.EXPECTED_DECAY)
         self._peak_in_flight = self.in_flight
         jobs = [first]
@@ -195,11 +200,11 @@ class MicroBatcher(Generic[T]):
                 if remaining <= 0:
                     break
                 try:
-                    job = await asyncio.wait_for(self._queue.get(), remaining)
+                    job = (await asyncio.wait_for(self._queue.get(), remaining))[-1]
                 except asyncio.TimeoutError:
                     break
             else:
-                job = self._queue.get_nowait()
+                job = self._queue.get_nowait()[-1]
             if job.call is not None or size + len(job.texts) > self.max_batch:
                 self._carry = job  # it starts the next batch (a request is never split)
                 break

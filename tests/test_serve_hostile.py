@@ -280,3 +280,23 @@ def test_docs_load_nothing_from_a_cdn(client):
     body = spec["paths"]["/v1/classify"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     refs = re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(body))
     assert {"Item", "BatchRequest"} <= set(refs) <= set(spec["components"]["schemas"])
+
+
+def test_waiting_posts_go_before_other_model_work():
+    order = []
+
+    async def scenario():
+        batcher = MicroBatcher(lambda texts: order.extend(texts) or list(texts), window_ms=0)
+        await batcher.start()
+        try:
+            busy = asyncio.create_task(batcher.call(lambda: time.sleep(0.2) or order.append("busy"), cost=1))
+            await asyncio.sleep(0.05)  # the model thread is busy; then explanations and posts queue up
+            later = [asyncio.create_task(batcher.call(lambda i=i: order.append(f"call{i}"), cost=1)) for i in range(2)]
+            await asyncio.sleep(0.01)
+            posts = asyncio.create_task(batcher.submit(["post"]))
+            await asyncio.gather(busy, posts, *later)
+        finally:
+            await batcher.stop()
+
+    asyncio.run(scenario())
+    assert order == ["busy", "post", "call0", "call1"]
