@@ -180,7 +180,7 @@ def main() -> None:
         "requests": len(soak.request_ids), "outcomes": {k: dict(v) for k, v in sorted(soak.outcomes.items())},
         **result, "good_posts": soak.good_posts,
         "lines_lost": soak.lost_posts + missing_logs, "posts_lost": soak.lost_posts, "log_lines_missing": missing_logs,
-        "after_storm_status": after.status_code, "server_log": str(log_path),
+        "after_storm_status": after.status_code,
     }
     print(f"{args.clients} clients, {args.duration:g} s, {figures['requests']} requests "
           f"(server ready in {figures['ready_s']} s)")
@@ -195,6 +195,7 @@ def main() -> None:
     print(f"RSS: {figures['rss_start_mb']} MB at the start, peak {figures['rss_peak_mb']} MB (target <= 1536 MB)")
     print(f"lines lost: {figures['lines_lost']} (posts of good requests without their result: {soak.lost_posts} of "
           f"{soak.good_posts}; requests never logged: {missing_logs}); a request after the storm: {after.status_code}")
+    print(f"server log: {log_path}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
