@@ -225,3 +225,18 @@ def test_train_cli_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(app, ["train", "--config", str(path)])
     assert result.exit_code == 1 and result.output.strip().splitlines()[-1].startswith("error: ")
     assert "Traceback" not in result.output
+
+
+def test_dev_labels_never_seen_in_train_are_logged_when_labels_come_from_train(tmp_path, tiny_encoder_dir, caplog):
+    import logging
+
+    import pandas as pd
+
+    from cur_nlp_training.heads_data import load_training_data
+
+    cfg = TrainConfig(**_config(tmp_path, tiny_encoder_dir, "fast"))  # routing labels: the values seen in train
+    pd.DataFrame([{"text": "x", "body": "Мэрия", "urgent": True}] * 2).to_csv(cfg.data.files["dev"], index=False)
+    with caplog.at_level(logging.WARNING, logger="cur_nlp.train"):
+        data = load_training_data(cfg.data, cfg.heads)
+    assert data.labels["routing"] == sorted(BODIES)
+    assert "dev rows with labels never seen in train are left out: 'Мэрия' (2 rows)" in caplog.text

@@ -6,6 +6,7 @@ Heads are data: a head is a name, a type and a column; its labels come from the 
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from cur_nlp.labels import URGENCY_LEVELS, topic_ids
 from cur_nlp.normalize import normalize_text
 
 SPLITS = ("train", "dev", "test")
+
+log = logging.getLogger("cur_nlp.train")
 
 
 @dataclass
@@ -115,16 +118,23 @@ def _has_label(value: Any) -> bool:
 
 def check_known_labels(rows: dict[str, list[dict[str, Any]]], heads: list[HeadColumn],
                        labels: dict[str, list[str]]) -> None:
-    """A ``ValueError`` listing the labels of train and dev rows that are not in their head's label set (such rows
-    would otherwise be dropped without a word), with how many rows carry each."""
+    """Train and dev rows whose label is not in their head's label set are no longer dropped without a word: for a
+    head with given labels (the taxonomy or a list) they are a ``ValueError`` that lists the labels with how many
+    rows carry each; for a head whose labels are the values seen in train, dev rows with other values are logged
+    (they cannot be predicted, so they take no part in calibration)."""
     problems = []
     for head in heads:
         unknown = Counter(_label_key(row[head.column]) for split in ("train", "dev") for row in rows[split]
                           if _has_label(row.get(head.column)) and _label_key(row[head.column]) not in labels[head.name])
-        if unknown:
-            listed = ", ".join(f"{label!r} ({count} rows)" for label, count in unknown.most_common(10))
-            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
-            problems.append(f"head {head.name!r} (column {head.column!r}): {listed}{more}")
+        if not unknown:
+            continue
+        listed = ", ".join(f"{label!r} ({count} rows)" for label, count in unknown.most_common(10))
+        listed += f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        if head.labels is None and head.type == "multiclass":
+            log.warning("head %r (column %r): dev rows with labels never seen in train are left out: %s",
+                        head.name, head.column, listed)
+        else:
+            problems.append(f"head {head.name!r} (column {head.column!r}): {listed}")
     if problems:
         raise ValueError("train/dev rows with labels outside their head's labels: " + "; ".join(problems)
                          + ". Fix the data, or add the labels to the head's `labels` in the config")
