@@ -3,7 +3,14 @@
 #   docker run --rm -p 8000:8000 -e CUR_NLP_API_KEYS=change-me cur-nlp
 # The image serves the model in models/default (copied at build time); mount another one and set CUR_NLP_MODEL
 # to serve it instead. Settings: CUR_NLP_* environment variables (see docs/serve.md).
-FROM python:3.11-slim
+#
+# Base image: pin it by digest for reproducible builds, e.g.
+#   docker build --build-arg PYTHON_IMAGE=python:3.11-slim@sha256:<digest> -t cur-nlp .
+# with the digest from `docker buildx imagetools inspect python:3.11-slim`. The tag is not pinned here because the
+# machine this file was written on reaches no container registry, so the real digest could not be read, and a
+# digest that was not read is worse than none.
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -17,15 +24,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# CPU torch first, from the CPU index, so that installing the package does not pull CUDA wheels.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+# Every dependency from the lock file, each pinned with its hashes (`make lock`: uv pip compile of the serve
+# extras for Python 3.11 on x86-64 Linux); torch is its CPU build, from the CPU index, so no CUDA wheel is pulled.
+COPY requirements/serve.lock ./requirements/serve.lock
+RUN pip install --require-hashes --no-deps --extra-index-url https://download.pytorch.org/whl/cpu \
+        -r requirements/serve.lock
 
 COPY pyproject.toml README.md ./
 COPY cur_nlp ./cur_nlp
 COPY serve ./serve
 # the distribution also carries the training package (cur_nlp_training); its code is small, its data stays out
 COPY training ./training
-RUN pip install ".[serve]"
+# the project itself, built with the locked setuptools; its dependencies are all in place from the lock
+RUN pip install --no-deps --no-build-isolation ".[serve,postgres]"
 
 COPY models/default ./models/default
 

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run predict test test-fast test-slow data baseline train distill speed evaluate clean
+.PHONY: setup run predict test test-fast test-slow data baseline train distill speed evaluate lock audit clean
 
 setup: $(STAMP)
 
@@ -55,6 +55,18 @@ speed: data
 
 evaluate: setup
 	$(BIN)/cur-nlp evaluate --model models/default --baseline artifacts/baseline --out reports/default
+
+# the service image's pinned dependencies with hashes (requirements/serve.lock, read by the Dockerfile); needs uv
+lock:
+	uv pip compile pyproject.toml --extra serve --extra postgres --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match \
+	  --override requirements/torch-cpu.txt --generate-hashes --custom-compile-command "make lock" \
+	  -o requirements/serve.lock
+
+# known vulnerabilities of the locked service dependencies (pip-audit); skipped with a message when its database
+# cannot be reached
+audit:
+	bash .ci/audit
 
 clean:
 	rm -rf $(VENV) artifacts out runs

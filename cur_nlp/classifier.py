@@ -19,6 +19,7 @@ from cur_nlp.decoding import calibrated, head_predictions, mix_logits
 from cur_nlp.fakes.decision import decide_fake
 from cur_nlp.heads import LinearHeads
 from cur_nlp.model_dir import ModelConfig
+from cur_nlp.normalize import replace_surrogates
 from cur_nlp.results import HeadPrediction, Prediction
 from cur_nlp.tokenizer import EncoderTokenizer
 
@@ -213,7 +214,8 @@ class ComplaintClassifier:
                 if "fake" in results[index].heads:
                     results[index].heads["fake"] = decide_fake(results[index].heads["fake"], matches[row])
         if self.locator is not None:
-            for index, found in zip(readable, self._locate([raw[i] for i in readable])):
+            # surrogates replaced one for one, so that offsets still refer to the caller's text
+            for index, found in zip(readable, self._locate([replace_surrogates(raw[i]) for i in readable])):
                 results[index].locations = list(found)
             for index in set(range(len(raw))) - set(readable):
                 results[index].locations = []
@@ -224,11 +226,13 @@ class ComplaintClassifier:
         many = getattr(self.locator, "locate_many", None)
         return many(texts) if many is not None else [self.locator(text) for text in texts]
 
-    def explain(self, text: str, heads: list[str] | None = None):
-        """Words that pushed each head's decision on ``text`` (occlusion; see :mod:`cur_nlp.explain`)."""
+    def explain(self, text: str, heads: list[str] | None = None, *, max_words: int | None = None,
+                batch_size: int = 64):
+        """Words that pushed each head's decision on ``text`` (occlusion; ``max_words``: weigh only the first
+        words; see :mod:`cur_nlp.explain`)."""
         from cur_nlp.explain import explain
 
-        return explain(self, text, heads)
+        return explain(self, text, heads, max_words=max_words, batch_size=batch_size)
 
     def iter_predict(self, texts: Iterable[str], batch_size: int = 64, chunk: int = 1024) -> Iterable[Prediction]:
         """Stream predictions over an iterable of any length, ``chunk`` texts at a time."""

@@ -13,11 +13,14 @@ import logging
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from cur_nlp.fakes_commands import fakes_app
+
+if TYPE_CHECKING:
+    from cur_nlp.io import Problem
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="cur_nlp: topic, urgency, fake and places in citizens' posts (ЦУР).")
@@ -50,6 +53,11 @@ def register_plugins(target: typer.Typer = app) -> list[str]:
     return loaded
 
 
+def report(source: object, problem: Problem) -> None:
+    """One line on stderr for a problem of an input line: ``file:line: skipped|repaired: message``."""
+    typer.echo(f"{source}:{problem.line}: {'skipped' if problem.skipped else 'repaired'}: {problem.message}", err=True)
+
+
 @app.command()
 def predict(
     input: str = typer.Argument(..., help="JSONL or CSV with a 'text' field (and optional 'id'); '-' for stdin."),
@@ -72,14 +80,16 @@ def predict(
 ) -> None:
     """Classify posts: adds topic, urgency, fake (and locations) to every record, in input order.
 
-    Bad lines are reported on stderr by line number and skipped; the exit code is 0 when all lines were
-    classified, 3 when some were skipped.
+    Bad lines (bad JSON, malformed CSV records, no text) are reported on stderr by line number and skipped; bytes
+    that are not UTF-8 are replaced and reported. An output file is written whole (a temporary file renamed at
+    the end), so a failure leaves no half file. Exit code: 0 when every line was classified, 3 when some were
+    skipped, 1 when the output could not be written.
     """
     from tqdm import tqdm
 
     from cur_nlp.backends import BACKEND_NAMES
     from cur_nlp.classifier import ComplaintClassifier
-    from cur_nlp.io import RecordWriter, detect_format, open_input, open_output, read_records
+    from cur_nlp.io import RecordWriter, detect_format, open_input, output_file, read_records
 
     if backend not in BACKEND_NAMES:
         raise typer.BadParameter(f"one of {', '.join(BACKEND_NAMES)}; got {backend!r}", param_hint="--backend")
@@ -97,34 +107,40 @@ def predict(
         raise typer.Exit(2)
     in_fmt = detect_format(input, input_format)
     out_fmt = detect_format(output, output_format)
-    skipped = written = 0
-    with open_input(input) as source:
-        out = open_output(output)
-        writer = RecordWriter(out, out_fmt, tuple(classifier.head_names))
-        batch: list[dict] = []
+    skipped = written = repaired = 0
+    try:
+        with open_input(input) as source, output_file(output) as out:
+            writer = RecordWriter(out, out_fmt, tuple(classifier.head_names))
+            batch: list[dict] = []
 
-        def flush() -> None:
-            nonlocal written
-            predictions = classifier.predict([r["text"] for r in batch], batch_size=batch_size)
-            for record, prediction in zip(batch, predictions):
-                writer.write({**record, **prediction.to_dict()})
-            written += len(batch)
-            batch.clear()
+            def flush() -> None:
+                nonlocal written
+                predictions = classifier.predict([r["text"] for r in batch], batch_size=batch_size)
+                for record, prediction in zip(batch, predictions):
+                    writer.write({**record, **prediction.to_dict()})
+                written += len(batch)
+                batch.clear()
 
-        progress = tqdm(read_records(source, in_fmt), unit=" lines", disable=not sys.stderr.isatty(), file=sys.stderr)
-        for line, record, problem in progress:
-            if problem is not None:
-                skipped += 1
-                typer.echo(f"{input}:{problem.line}: skipped: {problem.message}", err=True)
-                continue
-            batch.append(record)
-            if len(batch) >= chunk:
+            progress = tqdm(read_records(source, in_fmt), unit=" lines", disable=not sys.stderr.isatty(),
+                            file=sys.stderr)
+            for line, record, problem in progress:
+                if problem is not None:
+                    report(input, problem)
+                if record is None:
+                    skipped += 1
+                    continue
+                repaired += problem is not None
+                batch.append(record)
+                if len(batch) >= chunk:
+                    flush()
+            if batch:
                 flush()
-        if batch:
-            flush()
-        if out is not sys.stdout:
-            out.close()
-    typer.echo(f"classified {written} records, skipped {skipped} bad lines", err=True)
+            writer.finish()
+    except OSError as error:
+        typer.echo(f"error: {error}; {output} was not written", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"classified {written} records, skipped {skipped} bad lines"
+               + (f", repaired {repaired} lines with bytes that are not UTF-8" if repaired else ""), err=True)
     raise typer.Exit(3 if skipped else 0)
 
 
@@ -183,13 +199,20 @@ def heatmap(
     html: bool = typer.Option(True, "--html/--no-html", help="Write the HTML map (folium)."),
     png: bool = typer.Option(True, "--png/--no-png", help="Write the static PNG (renders offline)."),
 ) -> None:
-    """Aggregate posts by municipality × topic × urgency: a CSV table, an HTML map and a static PNG."""
+    """Aggregate posts by municipality × topic × urgency: a CSV table, an HTML map and a static PNG.
+
+    Bad lines (bad JSON, not an object, unreadable locations) are reported on stderr by line number and skipped;
+    the exit code is 3 when some were skipped, else 0.
+    """
     from cur_nlp.geo import run_heatmap
 
     setup_logging()
     result = run_heatmap(input, out, gazetteers=gazetteer, default_region=default_region,
                          default_city=default_city, html=html, png=png)
+    for problem in result.problems:
+        report(input, problem)
     typer.echo(str(result))
+    raise typer.Exit(3 if result.skipped else 0)
 
 
 def main() -> None:

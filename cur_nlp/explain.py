@@ -1,7 +1,9 @@
 """Why did the model decide so? Word-level occlusion: drop each word, see how the decided label's probability moves.
 
-Occlusion is model-agnostic (works the same for the encoder, the sparse heads and their mix) and needs one batched
-forward pass of ``n_words + 1`` texts, fast enough for one post on demand.
+Occlusion is model-agnostic (works the same for the encoder, the sparse heads and their mix) and needs forward
+passes over ``n_words + 1`` texts: fast enough for one post on demand, and bounded by ``max_words`` (only the first
+words are weighed). :class:`Occlusion` separates the steps — the texts to score, then the weights from their
+scores — so that a service can score the texts in its own batches (``explain`` does all three at once).
 
 >>> clf.explain("Во дворе открыт люк, дети рядом").heads["urgency"].words[:2]   # doctest: +SKIP
 [WordWeight(word='люк', start=17, end=20, weight=0.41), WordWeight(word='открыт', ...)]
@@ -12,6 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+
+from cur_nlp.normalize import normalize_text
 
 _WORD = re.compile(r"\w[\w\-./]*", re.UNICODE)
 
@@ -40,8 +46,13 @@ class HeadExplanation:
 
 @dataclass
 class Explanation:
+    """Per head, the weighed words. ``empty``: the text had nothing to read (no heads then); ``truncated``: only
+    the first ``max_words`` words were weighed."""
+
     text: str
     heads: dict[str, HeadExplanation]
+    empty: bool = False
+    truncated: bool = False
 
     def to_dict(self, top: int = 8) -> dict[str, Any]:
         return {name: head.to_dict(top) for name, head in self.heads.items()}
@@ -63,22 +74,57 @@ class Explanation:
         return f"<p><b>{head}: {self.heads[head].label}</b><br>{''.join(parts)}</p>"
 
 
-def explain(classifier, text: str, heads: list[str] | None = None) -> Explanation:
-    """Word weights for every head's decision on ``text`` (the raw text; offsets refer to it)."""
-    from cur_nlp.decoding import decide
+@dataclass
+class Occlusion:
+    """What explaining ``text`` takes: the words weighed (the first ``max_words``; ``truncated`` when there were
+    more) and the texts to score — the text itself, then the text without each word. A text with nothing to read
+    (empty, blank, invisible characters only) has no texts to score and gets an ``empty`` explanation.
 
-    words = list(_WORD.finditer(text))
-    variants = [text] + [text[: m.start()] + text[m.end() :] for m in words]
-    probs = classifier.predict_scores(variants)
-    result: dict[str, HeadExplanation] = {}
-    for head in classifier.config.heads:
-        if heads and head.name not in heads:
-            continue
-        p = probs[head.name]
-        chosen = int(decide(head, p[:1])[0])
-        label = (chosen == 1) if head.type == "binary" else head.labels[chosen]
-        weights = [WordWeight(m.group(), m.start(), m.end(), float(p[0, chosen] - p[i + 1, chosen]))
-                   for i, m in enumerate(words)]
-        weights.sort(key=lambda w: -abs(w.weight))
-        result[head.name] = HeadExplanation(label, float(p[0, chosen]), weights)
-    return Explanation(text, result)
+    >>> occlusion = Occlusion.of("Во дворе открыт люк", max_words=2)
+    >>> occlusion.texts, occlusion.truncated
+    (['Во дворе открыт люк', ' дворе открыт люк', 'Во  открыт люк'], True)
+    """
+
+    text: str
+    words: list[re.Match]
+    texts: list[str]
+    truncated: bool = False
+
+    @classmethod
+    def of(cls, text: str, max_words: int | None = None) -> "Occlusion":
+        """The occlusion of ``text`` (the raw text; word offsets refer to it)."""
+        if not normalize_text(text):
+            return cls(text, [], [])
+        words = list(_WORD.finditer(text))
+        truncated = max_words is not None and len(words) > max_words
+        words = words[:max_words] if truncated else words
+        return cls(text, words, [text] + [text[: m.start()] + text[m.end() :] for m in words], truncated)
+
+    def explanation(self, classifier, probs: dict[str, np.ndarray], heads: list[str] | None = None) -> Explanation:
+        """Word weights for every head's decision, from ``probs``: ``classifier.predict_scores(self.texts)``."""
+        from cur_nlp.decoding import decide
+
+        if not self.texts:
+            return Explanation(self.text, {}, empty=True)
+        result: dict[str, HeadExplanation] = {}
+        for head in classifier.config.heads:
+            if heads and head.name not in heads:
+                continue
+            p = probs[head.name]
+            chosen = int(decide(head, p[:1])[0])
+            label = (chosen == 1) if head.type == "binary" else head.labels[chosen]
+            weights = [WordWeight(m.group(), m.start(), m.end(), float(p[0, chosen] - p[i + 1, chosen]))
+                       for i, m in enumerate(self.words)]
+            weights.sort(key=lambda w: -abs(w.weight))
+            result[head.name] = HeadExplanation(label, float(p[0, chosen]), weights)
+        return Explanation(self.text, result, truncated=self.truncated)
+
+
+def explain(classifier, text: str, heads: list[str] | None = None, *, max_words: int | None = None,
+            batch_size: int = 64) -> Explanation:
+    """Word weights for every head's decision on ``text`` (the raw text; offsets refer to it); ``max_words``: weigh
+    only the first words (each costs one more text to score). A text with nothing to read gives an ``empty``
+    explanation without scoring anything."""
+    occlusion = Occlusion.of(text, max_words)
+    probs = classifier.predict_scores(occlusion.texts, batch_size) if occlusion.texts else {}
+    return occlusion.explanation(classifier, probs, heads)

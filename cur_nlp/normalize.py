@@ -1,6 +1,10 @@
-"""Normalisation of social-network posts before they reach a model.
+"""Normalisation of social-network posts before they reach a model, and the text hygiene every reader uses.
 
-Removes markup and personal contact data, keeps what carries meaning (case, emoji, words).
+Hygiene (the first step of :func:`normalize_text`, also used on its own by the file readers and the service):
+lone UTF-16 surrogates become U+FFFD (:func:`replace_surrogates`), byte-order marks and other invisible format
+characters go (:func:`strip_invisible`), and bytes that are not UTF-8 are replaced and reported
+(:func:`decode_text`). Normalisation then removes markup and personal contact data, keeping what carries meaning
+(case, emoji, words).
 
 >>> normalize_text("[id123|Иван], <b>опять</b> нет воды!!!!  Звоните +7 (912) 345-67-89")
 'Иван, опять нет воды!!! Звоните <phone>'
@@ -24,17 +28,56 @@ _REPEATED_DOTS = re.compile(r"\.{4,}")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# characters that show nothing: soft hyphen, Hangul and braille blanks (used as "empty" text on social networks),
+# zero-width joiners and marks, bidirectional controls, word joiner and invisible operators, BOM, tag characters
+_INVISIBLE = re.compile("[\u00ad\u034f\u115f\u1160\u180e\u200c-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+                        "\u2800\u3164\ufeff\uffa0\U000e0000-\U000e007f]")
+
+
+def replace_surrogates(text: str) -> str:
+    """Lone UTF-16 surrogates (valid JSON escapes such as ``"\\ud83d"``, but not text) replaced by U+FFFD; the length
+    and every offset stay the same.
+
+    >>> replace_surrogates("люк \\ud83d")
+    'люк �'
+    """
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without byte-order marks, zero-width and other invisible format characters (U+200B, a zero-width
+    space, stays: :func:`normalize_text` reads it as a space).
+
+    >>> strip_invisible("\\ufeffлюк\\u200d\\u2060")
+    'люк'
+    """
+    return _INVISIBLE.sub("", text)
+
+
+def decode_text(data: bytes) -> tuple[str, int | None]:
+    """UTF-8 ``data`` as text, bytes that are not UTF-8 replaced by U+FFFD, and the offset of the first such byte
+    (None when all were valid), so that a reader can report what it replaced.
+
+    >>> decode_text(b"\\xd0\\xbb\\xff")
+    ('л�', 2)
+    """
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as error:
+        return data.decode("utf-8", errors="replace"), error.start
 
 
 def normalize_text(text: str, *, keep_newlines: bool = False) -> str:
-    """Clean one post: HTML tags and entities, VK mentions, URLs, e-mails, phones, punctuation runs, spaces.
+    """Clean one post: surrogates and invisible characters (the hygiene above), HTML tags and entities, VK mentions,
+    URLs, e-mails, phones, punctuation runs, spaces.
 
     URLs, e-mails and phone numbers are replaced by ``<url>``, ``<email>`` and ``<phone>`` placeholders;
     runs of the same punctuation mark are cut to three (``!!!``); emoji and letter case are kept.
     """
     if not isinstance(text, str):
         raise TypeError(f"normalize_text expects str, got {type(text).__name__}")
-    text = unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", strip_invisible(replace_surrogates(text)))
     text = _HTML_BREAK.sub("\n", text)
     text = _HTML_TAG.sub(" ", text)
     text = html.unescape(text)

@@ -14,11 +14,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cur_nlp import __version__ as cur_nlp_version
@@ -27,7 +28,7 @@ from cur_nlp_serve.labels import label_sets
 from cur_nlp_serve.metrics import Metrics
 from cur_nlp_serve.middleware import BodyGuard, Observe
 from cur_nlp_serve.fakes_routes import router as fakes_router
-from cur_nlp_serve.routes import router
+from cur_nlp_serve.routes import REQUEST_MODELS, router
 from cur_nlp_serve.schemas import ErrorDetail, ErrorResponse, describe_errors
 from cur_nlp_serve.settings import Settings
 
@@ -56,6 +57,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the model (unless ``create_app`` was given one) and warm it up, then run the batcher while serving."""
     settings: Settings = app.state.settings
     metrics: Metrics = app.state.metrics
+    if settings.open_to_the_network():
+        log.warning("authentication is off (CUR_NLP_API_KEYS is empty) and the service listens on %s, not only on "
+                    "loopback: anyone who reaches the port can classify; set CUR_NLP_API_KEYS", settings.host)
     executor = model_thread()  # load, warm-up and every batch run on this one thread
     clf = app.state.preloaded_classifier
     if clf is None:
@@ -85,25 +89,39 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def on_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """422 with one message per problem, naming the item and never repeating its text."""
-    response = describe_errors(error.errors())
-    if isinstance(getattr(error, "body", None), (bytes, bytearray)):  # FastAPI could not parse it as JSON at all
+    """422 with one message per problem (the first ``max_errors``), naming the item and never repeating its text."""
+    response = describe_errors(error.errors(), request.app.state.settings.max_errors)
+    if isinstance(getattr(error, "body", None), (bytes, bytearray)):  # the body is not JSON at all
         response = ErrorResponse(error="request: body must be JSON (Content-Type: application/json)",
                                  detail=[ErrorDetail(loc=[], msg="request: body must be JSON")])
-    return JSONResponse(response.model_dump(), status_code=422)
+    return JSONResponse(response.to_dict(), status_code=422)
 
 
 async def on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     """Every HTTP error (ours, 404, 405) as an ``ErrorResponse``."""
-    return JSONResponse(ErrorResponse(error=str(error.detail)).model_dump(), status_code=error.status_code,
+    return JSONResponse(ErrorResponse(error=str(error.detail)).to_dict(), status_code=error.status_code,
                         headers=getattr(error, "headers", None))
+
+
+def document_request_models(app: FastAPI) -> None:
+    """Add the request models to the app's OpenAPI components: the classify handler reads its body itself (off the
+    event loop), so FastAPI does not see them, and the spec refers to them from the request body."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            build().setdefault("components", {}).setdefault("schemas", {}).update(REQUEST_MODELS)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None, classifier: ComplaintClassifier | None = None) -> FastAPI:
     """Build the service. The classifier is loaded once, in the lifespan (or pass a ready one, e.g. in tests)."""
     settings = settings or Settings()
     metrics = Metrics()
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from files shipped in the package, not from a CDN
+    app = FastAPIOffline(
         title="cur_nlp classify API",
         version=cur_nlp_version,
         description="Topic, urgency, fake and places in citizens' posts for regional control centres (ЦУР).",
@@ -118,6 +136,7 @@ def create_app(settings: Settings | None = None, classifier: ComplaintClassifier
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.include_router(router)
     app.include_router(fakes_router)
+    document_request_models(app)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(Observe, metrics=metrics)
     return app

@@ -9,20 +9,26 @@ The batcher waits only while it expects more requests: as many as were recently 
 decays batch by batch). A lone client is never held back by the window; with N clients in a closed loop the
 clients just answered are waited for, so they join the requests already queued instead of the two groups
 alternating in half-size batches (measured with 8 clients: 4.8 requests per model call without this, 8 with it).
+
+Other model work (explanations) goes through the same queue with :meth:`MicroBatcher.call`: it runs alone on the
+model thread, after every post that is waiting (posts are the service's first job; a storm of explanations must
+not hold classify requests back), and counts as many posts against the queue limit as it scores.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Generic, Sequence, TypeVar
+from typing import Any, Callable, Generic, Sequence, TypeVar
 
 log = logging.getLogger("cur_nlp.serve")
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def model_thread() -> ThreadPoolExecutor:
@@ -44,7 +50,14 @@ class BatcherClosed(Exception):
 class _Job(Generic[T]):
     texts: list[str]
     future: asyncio.Future
+    call: Callable[[], Any] | None = None  # other model work, run alone instead of ``predict``
+    cost: int = 0  # posts a ``call`` counts as against the queue limit
     enqueued: float = field(default_factory=time.perf_counter)
+
+    @property
+    def size(self) -> int:
+        """Posts this job counts as in the queue."""
+        return self.cost if self.call is not None else len(self.texts)
 
 
 @dataclass
@@ -86,7 +99,9 @@ class MicroBatcher(Generic[T]):
         self.in_flight = 0  # requests submitted and not answered yet
         self._peak_in_flight = 0  # most requests in flight at once since the last batch was collected
         self._expected = 0.0  # how many requests a batch may expect to gather (decaying recent peak)
-        self._queue: asyncio.Queue[_Job[T]] | None = None
+        # (priority, arrival, job): posts (0) before other model work (1), each in arrival order
+        self._queue: asyncio.PriorityQueue[tuple[int, int, _Job[T]]] | None = None
+        self._arrivals = itertools.count()
         self._worker: asyncio.Task | None = None
         self._carry: _Job[T] | None = None
         self._executor: ThreadPoolExecutor | None = executor
@@ -100,7 +115,7 @@ class MicroBatcher(Generic[T]):
         """Start the worker task on the running event loop."""
         if self.running:
             return
-        self._queue = asyncio.Queue()
+        self._queue = asyncio.PriorityQueue()
         self._carry = None
         # one model call at a time: torch already uses every core inside a call
         if self._own_executor:  # a stopped batcher shut its own thread down: start a new one
@@ -120,7 +135,7 @@ class MicroBatcher(Generic[T]):
         self._carry = None
         if self._queue is not None:
             while not self._queue.empty():
-                waiting.append(self._queue.get_nowait())
+                waiting.append(self._queue.get_nowait()[-1])
         for job in waiting:
             if not job.future.done():
                 job.future.set_exception(BatcherClosed("service is shutting down"))
@@ -130,34 +145,52 @@ class MicroBatcher(Generic[T]):
 
     async def submit(self, texts: list[str]) -> list[T]:
         """Queue ``texts`` and wait for their results, in order."""
+        if not texts:
+            self._check_open()
+            return []
+        return await self._enqueue(_Job(list(texts), self._new_future()))
+
+    async def call(self, work: Callable[[], R], cost: int) -> R:
+        """Run ``work()`` on the model thread when its turn in the queue comes, alone (never merged with posts),
+        counting ``cost`` posts against the queue limit; its result, or :class:`QueueFull`."""
+        return await self._enqueue(_Job([], self._new_future(), call=work, cost=max(1, cost)))
+
+    def _check_open(self) -> None:
         if not self.running or self._queue is None:
             raise BatcherClosed("model is not ready")
-        if not texts:
-            return []
-        if self.queued_items + len(texts) > self.max_queue and self.queued_items > 0:
+
+    def _new_future(self) -> asyncio.Future:
+        self._check_open()
+        return asyncio.get_running_loop().create_future()
+
+    async def _enqueue(self, job: _Job[T]) -> Any:
+        assert self._queue is not None
+        if self.queued_items + job.size > self.max_queue and self.queued_items > 0:
             raise QueueFull(f"{self.queued_items} posts are waiting for the model")
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.queued_items += len(texts)
+        self.queued_items += job.size
         self.in_flight += 1
         self._peak_in_flight = max(self._peak_in_flight, self.in_flight)
-        self._queue.put_nowait(_Job(list(texts), future))
+        self._queue.put_nowait((0 if job.call is None else 1, next(self._arrivals), job))
         try:
-            return await future
+            return await job.future
         finally:
             self.in_flight -= 1
 
     async def _collect(self) -> list[_Job[T]]:
         """Wait for one job, then take what is queued and wait (at most the window) while fewer requests than
-        expected have come, until ``max_batch`` posts."""
+        expected have come, until ``max_batch`` posts. A ``call`` job is always collected alone, and only when no
+        posts are waiting."""
         assert self._queue is not None
         if self._carry is not None:
             first, self._carry = self._carry, None
         else:
-            first = await self._queue.get()
+            first = (await self._queue.get())[-1]
         self._expected = max(float(self._peak_in_flight), self._expected * self.EXPECTED_DECAY)
         self._peak_in_flight = self.in_flight
         jobs = [first]
         size = len(first.texts)
+        if first.call is not None:
+            return jobs
         deadline = time.perf_counter() + self.window
         while size < self.max_batch:
             if self._queue.empty():
@@ -167,12 +200,12 @@ class MicroBatcher(Generic[T]):
                 if remaining <= 0:
                     break
                 try:
-                    job = await asyncio.wait_for(self._queue.get(), remaining)
+                    job = (await asyncio.wait_for(self._queue.get(), remaining))[-1]
                 except asyncio.TimeoutError:
                     break
             else:
-                job = self._queue.get_nowait()
-            if size + len(job.texts) > self.max_batch:
+                job = self._queue.get_nowait()[-1]
+            if job.call is not None or size + len(job.texts) > self.max_batch:
                 self._carry = job  # it starts the next batch (a request is never split)
                 break
             jobs.append(job)
@@ -184,8 +217,11 @@ class MicroBatcher(Generic[T]):
         while True:
             jobs = await self._collect()
             live = [job for job in jobs if not job.future.done()]  # skip requests whose clients gave up
-            self.queued_items -= sum(len(job.texts) for job in jobs)
+            self.queued_items -= sum(job.size for job in jobs)
             if not live:
+                continue
+            if live[0].call is not None:
+                await self._run_call(live[0], loop)
                 continue
             texts = [text for job in live for text in job.texts]
             started = time.perf_counter()
@@ -212,6 +248,21 @@ class MicroBatcher(Generic[T]):
                 offset += len(job.texts)
                 if not job.future.done():
                     job.future.set_result(part)
+
+    async def _run_call(self, job: _Job[T], loop: asyncio.AbstractEventLoop) -> None:
+        assert job.call is not None
+        try:
+            result = await loop.run_in_executor(self._executor, job.call)
+        except asyncio.CancelledError:
+            if not job.future.done():
+                job.future.set_exception(BatcherClosed("service is shutting down"))
+            raise
+        except Exception as error:
+            if not job.future.done():
+                job.future.set_exception(error)
+            return
+        if not job.future.done():
+            job.future.set_result(result)
 
     async def _run_separately(self, jobs: list[_Job[T]], loop: asyncio.AbstractEventLoop) -> None:
         for job in jobs:

@@ -7,7 +7,7 @@ from typing import Callable
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 
 ERROR_KINDS = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
-               422: "validation", 503: "unavailable"}
+               422: "validation", 499: "client_closed", 503: "unavailable"}
 """The ``kind`` label of ``cur_nlp_errors`` by status; other statuses count as ``internal`` (5xx) or ``client``."""
 
 
@@ -47,7 +47,8 @@ class Metrics:
         self.batch_latency.observe(seconds)
 
     def on_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        """One answered HTTP request (errors also counted by kind)."""
+        """One answered HTTP request (errors also counted by kind). The caller bounds the labels: ``route`` is a
+        route of the app or ``other``, ``method`` a known method or ``other``."""
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route).observe(seconds)
         if status >= 400:

@@ -24,12 +24,16 @@ log = logging.getLogger("cur_nlp.serve")
 ROUTES = ("/v1/classify", "/v1/labels", "/health", "/ready", "/metrics", "/docs", "/openapi.json")
 """Paths that get their own ``route`` label when no route matched them (e.g. 405); anything else is ``other``."""
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+"""Methods that get their own ``method`` label; any other (a client can send any token) is ``other``, so that
+made-up methods cannot grow the metrics without bound."""
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 async def send_error(send: Send, status: int, error: str, detail: list[ErrorDetail] | None = None) -> None:
     """Answer with an ``ErrorResponse`` body, outside FastAPI (its exception handlers are not reached from here)."""
-    body = json.dumps(ErrorResponse(error=error, detail=detail or []).model_dump(), ensure_ascii=False).encode()
+    body = json.dumps(ErrorResponse(error=error, detail=detail or []).to_dict(), ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -155,7 +159,8 @@ class Observe:
         """Metrics and the log line of one request: sizes and timings, never the text."""
         route = scope.get("route")
         path = getattr(route, "path", None) or (scope["path"] if scope["path"] in ROUTES else "other")
-        self.metrics.on_request(path, scope["method"], status, seconds)
+        method = scope["method"] if scope["method"] in METHODS else "other"
+        self.metrics.on_request(path, method, status, seconds)
         items = state.get("items")
-        log.info("request_id=%s %s %s status=%d%s ms=%.1f", state["request_id"], scope["method"], path, status,
+        log.info("request_id=%s %s %s status=%d%s ms=%.1f", state["request_id"], method, path, status,
                  f" items={items} chars={state.get('chars', 0)}" if items is not None else "", seconds * 1000)

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Awaitable, TypeVar
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
 from cur_nlp import __version__ as cur_nlp_version
-from cur_nlp_serve.batcher import BatcherClosed, MicroBatcher, QueueFull
+from cur_nlp_serve.batcher import BatcherClosed, QueueFull
+from cur_nlp_serve.body import read_classify_body
+from cur_nlp_serve.explaining import explain_posts
 from cur_nlp_serve.metrics import Metrics
-from cur_nlp_serve.schemas import ClassifyRequest, ClassifyResponse, ErrorResponse, Item, LabelInfo, request_items
+from cur_nlp_serve.schemas import ClassifyResponse, ErrorResponse, Item, LabelInfo, classify_request_schema
 from cur_nlp_serve.settings import Settings
 
 if TYPE_CHECKING:
-    from cur_nlp import ComplaintClassifier, Prediction
+    from cur_nlp import Prediction
+
+T = TypeVar("T")
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "API keys are configured and X-API-Key is missing or wrong."},
@@ -32,6 +36,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "Model not loaded yet, overloaded or timed out; retry later."},
 }
 """The error statuses as the OpenAPI spec documents them."""
+
+CLASSIFY_SCHEMA, REQUEST_MODELS = classify_request_schema()
+CLASSIFY_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": CLASSIFY_SCHEMA}}}}
+"""The request body as the OpenAPI spec documents it (the handler reads it itself; ``REQUEST_MODELS`` go into the
+spec's components, see ``app.create_app``)."""
 
 NOT_LOADED = "model is not loaded yet"
 RETRY = {"Retry-After": "1"}
@@ -64,24 +73,14 @@ def require_key(settings: AppSettings, key: Annotated[str | None, Depends(api_ke
         raise HTTPException(401, "missing or invalid API key (header X-API-Key)", headers={"WWW-Authenticate": "ApiKey"})
 
 
-def check_limits(count: int, explain: bool, settings: Settings) -> None:
-    """413 for more posts than ``max_items`` (or ``max_explain_items`` with ``explain``)."""
-    if count > settings.max_items:
-        raise HTTPException(413, f"{count} items in one request; the limit is {settings.max_items}")
-    if explain and count > settings.max_explain_items:
-        raise HTTPException(413, f"explain=true takes at most {settings.max_explain_items} items, got {count}")
-
-
-async def predict(batcher: MicroBatcher | None, texts: list[str], timeout_s: float) -> list[Prediction]:
-    """The predictions of ``texts`` through the batcher, or 503 (not loaded, overloaded, too slow, stopping)."""
-    if batcher is None:
-        raise HTTPException(503, NOT_LOADED)
+async def model_result(work: Awaitable[T], timeout_s: float, what: str = "result") -> T:
+    """``work`` queued for the model, within ``timeout_s``; else 503 (overloaded, too slow, stopping)."""
     try:
-        return await asyncio.wait_for(batcher.submit(texts), timeout_s)
+        return await asyncio.wait_for(work, timeout_s)
     except QueueFull:
         raise HTTPException(503, "service is overloaded; retry shortly", headers=RETRY) from None
     except asyncio.TimeoutError:
-        raise HTTPException(503, f"no result within {timeout_s:g} s; retry shortly", headers=RETRY) from None
+        raise HTTPException(503, f"no {what} within {timeout_s:g} s; retry shortly", headers=RETRY) from None
     except BatcherClosed as error:
         raise HTTPException(503, str(error), headers=RETRY) from None
 
@@ -95,18 +94,13 @@ def result_row(index: int, item: Item, prediction: Prediction, limit: int) -> di
     return {"id": index if item.id is None else item.id, **data}
 
 
-def explain_all(classifier: ComplaintClassifier, texts: list[str]) -> list[dict[str, Any] | None]:
-    """``classifier.explain`` of each text (None for blank ones)."""
-    return [classifier.explain(text).to_dict() if text.strip() else None for text in texts]
-
-
 @router.post("/v1/classify", response_model=ClassifyResponse, responses=ERROR_RESPONSES,
-             dependencies=[Depends(require_key)], tags=["classify"])
-async def classify(request: Request, body: Annotated[ClassifyRequest, Body()], settings: AppSettings,
-                   metrics: AppMetrics,
+             dependencies=[Depends(require_key)], tags=["classify"], openapi_extra=CLASSIFY_BODY)
+async def classify(request: Request, settings: AppSettings, metrics: AppMetrics,
                    explain: Annotated[bool, Query(description="Add `explanation`: per head, the words that "
-                                                  "pushed the decision (word occlusion; costs one extra "
-                                                  "forward pass per word).")] = False) -> Response:
+                                                  "pushed the decision (word occlusion: one more text to score "
+                                                  "per word; at most `max_explain_items` posts and the first "
+                                                  "`max_explain_words` words of each).")] = False) -> Response:
     """Classify posts: topic, urgency, fake and places for each, in input order.
 
     Send `{"items": [{"id": "...", "text": "..."}, ...]}` or one `{"text": "..."}`. Items without an id get
@@ -114,16 +108,22 @@ async def classify(request: Request, body: Annotated[ClassifyRequest, Body()], s
     come back with `truncated: true`. With `?explain=true` (at most `max_explain_items` posts) each result
     also carries `explanation`.
     """
-    items = request_items(body)
+    # the body is read, counted and validated in a worker thread: the event loop stays free for every request
+    items = await asyncio.to_thread(read_classify_body, await request.body(), request.headers.get("content-type"),
+                                    explain, settings)
     request.state.items = len(items)  # sizes for the request's log line (never the text)
-    check_limits(len(items), explain, settings)
     texts = [item.text[: settings.max_text_chars] for item in items]
     request.state.chars = sum(len(item.text) for item in items)
-    predictions = await predict(request.app.state.batcher, texts, settings.request_timeout_s)
+    batcher = request.app.state.batcher
+    if batcher is None:
+        raise HTTPException(503, NOT_LOADED)
+    predictions = await model_result(batcher.submit(texts), settings.request_timeout_s)
     rows = [result_row(index, item, prediction, settings.max_text_chars)
             for index, (item, prediction) in enumerate(zip(items, predictions))]
     if explain:
-        explanations = await asyncio.to_thread(explain_all, request.app.state.classifier, texts)
+        explanations = await model_result(
+            explain_posts(request, batcher, request.app.state.classifier, texts, settings.max_explain_words,
+                          settings.model_batch_size), settings.explain_timeout_s, "explanation")
         for row, explanation in zip(rows, explanations):
             row["explanation"] = explanation
     for row, prediction in zip(rows, predictions):
@@ -151,7 +151,7 @@ async def ready(request: Request) -> Response:
     """Readiness: the model is loaded and the batcher runs (503 otherwise)."""
     batcher = request.app.state.batcher
     if batcher is None or not batcher.running:
-        return JSONResponse(ErrorResponse(error="model is not loaded").model_dump(), status_code=503)
+        return JSONResponse(ErrorResponse(error="model is not loaded").to_dict(), status_code=503)
     return JSONResponse({"status": "ready", "model": request.app.state.model_info})
 
 

@@ -5,19 +5,14 @@ A request is either a batch ``{"items": [{"id": ..., "text": ...}, ...]}`` or a 
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Sequence, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictStr, Tag, field_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StrictStr, Tag, TypeAdapter, field_validator,
+                      model_validator)
 
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+from cur_nlp.normalize import replace_surrogates
 
 ItemId = Union[StrictStr, int]
-
-
-def clean_unicode(value: str) -> str:
-    """Replace lone UTF-16 surrogates (valid JSON escapes, but not text) by U+FFFD."""
-    return _SURROGATE.sub("\ufffd", value)
 
 
 class Item(BaseModel):
@@ -32,7 +27,7 @@ class Item(BaseModel):
     @field_validator("text")
     @classmethod
     def _text_unicode(cls, value: str) -> str:
-        return clean_unicode(value)
+        return replace_surrogates(value)
 
     @field_validator("id", mode="before")
     @classmethod
@@ -47,7 +42,7 @@ class Item(BaseModel):
         if isinstance(value, str):
             if len(value) > 256:
                 raise ValueError("id is longer than 256 characters")
-            return clean_unicode(value)
+            return replace_surrogates(value)
         return value
 
 
@@ -57,6 +52,13 @@ class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     items: list[Item] = Field(..., description="Posts to classify (at most `max_items`; more gets 413).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_form(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "text" in value:  # which did the caller mean? never guess
+            raise ValueError("send either items or text, not both")
+        return value
 
 
 def _request_kind(value: Any) -> str:
@@ -72,6 +74,15 @@ ClassifyRequest = Annotated[
     Discriminator(_request_kind),
 ]
 """``{"items": [...]}`` or one ``{"text": ...}``."""
+
+CLASSIFY_REQUEST = TypeAdapter(ClassifyRequest)
+"""Validates a parsed request body (the handler reads the body itself, off the event loop)."""
+
+
+def classify_request_schema() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The OpenAPI schema of a classify request body and the component schemas it refers to."""
+    schema = CLASSIFY_REQUEST.json_schema(ref_template="#/components/schemas/{model}")
+    return schema, schema.pop("$defs", {})
 
 
 def request_items(request: BatchRequest | Item) -> list[Item]:
@@ -148,10 +159,16 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """Every error: a one-line summary and, for 422, one entry per problem. Post texts are never repeated."""
+    """Every error: a one-line summary and, for 422, one entry per problem (the first ``max_errors``; ``total``
+    counts them all). Post texts are never repeated."""
 
     error: str
     detail: list[ErrorDetail] = []
+    total: int | None = Field(None, description="Number of problems found (422), when more than `detail` lists.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The response body (``total`` only when set)."""
+        return self.model_dump(exclude={"total"} if self.total is None else None)
 
 
 class LabelInfo(BaseModel):
@@ -169,7 +186,7 @@ def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
         parts = parts[1:]
     if parts and parts[0] in ("batch", "single"):
         parts = parts[1:]
-    return [p if isinstance(p, int) else clean_unicode(str(p))[:64] for p in parts]
+    return [p if isinstance(p, int) else replace_surrogates(str(p))[:64] for p in parts]
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -193,8 +210,9 @@ def _message(error: dict[str, Any]) -> str:
     return str(error.get("msg", "invalid value"))
 
 
-def describe_errors(errors: Sequence[dict[str, Any]]) -> ErrorResponse:
-    """Turn pydantic/FastAPI validation errors into messages that name the item and the problem, without input."""
+def describe_errors(errors: Sequence[dict[str, Any]], limit: int = 20) -> ErrorResponse:
+    """Turn pydantic/FastAPI validation errors into messages that name the item and the problem, without input;
+    the first ``limit`` of them, with their ``total`` when there are more."""
     details: list[ErrorDetail] = []
     seen: set[tuple[Any, ...]] = set()
     for error in errors:
@@ -217,6 +235,8 @@ def describe_errors(errors: Sequence[dict[str, Any]]) -> ErrorResponse:
     summary = "; ".join(d.msg for d in details[:5]) or "invalid request"
     if len(details) > 5:
         summary += f"; and {len(details) - 5} more"
+    if len(details) > limit:
+        return ErrorResponse(error=summary, detail=details[:limit], total=len(details))
     return ErrorResponse(error=summary, detail=details)
 
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -39,7 +40,13 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="TCP port.")
     workers: int = Field(1, ge=1, description="Uvicorn worker processes (each loads its own model copy).")
     max_items: int = Field(256, ge=1, description="Most posts in one request; more gets 413.")
-    max_explain_items: int = Field(8, ge=1, description="Most posts in one request with explain=true; more gets 413.")
+    max_explain_items: int = Field(4, ge=1, description="Most posts in one request with explain=true; more gets 413.")
+    max_explain_words: int = Field(64, ge=1, description="Words of a post that explain=true weighs (the first ones; "
+                                   "each costs one more text to score).")
+    explain_timeout_s: float = Field(10.0, gt=0, description="Longest time for the explanations of one request "
+                                     "before 503; the work stops then, or when the client disconnects.")
+    max_errors: int = Field(20, ge=1, description="Validation problems listed in a 422 (the first ones; "
+                            "`total` counts them all).")
     max_text_chars: int = Field(
         20_000, ge=1, description="Characters of a post passed on to the model; longer posts are cut and marked truncated."
     )
@@ -72,8 +79,21 @@ class Settings(BaseSettings):
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [key.strip() for key in value.split(",") if key.strip()]
+            keys = [key.strip() for key in value.split(",") if key.strip()]
+            if value and not keys:  # e.g. " , ": the operator meant to set keys; auth must not silently stay off
+                raise ValueError("CUR_NLP_API_KEYS is set but holds no key; give comma-separated keys, or leave it "
+                                 "empty to turn authentication off")
+            return keys
         return value
+
+    def open_to_the_network(self) -> bool:
+        """Whether the service runs without API keys on an interface other than loopback (warned at start)."""
+        if self.api_keys:
+            return False
+        try:
+            return not ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name
+            return self.host != "localhost"
 
     def resolved_locate(self) -> bool:
         """``locate`` with its default filled in: on when ``cur_nlp.geo`` imports (logged either way)."""

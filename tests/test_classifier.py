@@ -134,3 +134,23 @@ def test_direct_tokenizer_gives_the_same_ids_as_autotokenizer(model, tiny_model_
     assert direct(texts, truncation=True, max_length=129)["input_ids"] == \
         auto(texts, truncation=True, max_length=129)["input_ids"]
     assert direct.pad_token_id == auto.pad_token_id
+
+
+def test_a_lone_surrogate_neither_crashes_predict_nor_loses_its_neighbours(tiny_model_dir):
+    """Issue 22, defect 3: ``"\\ud83d"`` used to raise a TypeError in the tokenizer and lose the whole batch."""
+    from cur_nlp.classifier import ComplaintClassifier
+
+    seen = []
+    clf = ComplaintClassifier.from_pretrained(tiny_model_dir, locate=lambda text: seen.append(text) or [])
+    posts = ["Во дворе открыт люк", "\ud83d", "яма \udfff на дороге", "Не работает лифт"]
+    results = clf.predict(posts)
+    assert len(results) == 4 and all(r.topic is not None for r in results)
+    assert [r.to_dict()["topic"] for r in results[::3]] == [p.to_dict()["topic"] for p in clf.predict(posts[::3])]
+    assert seen[2] == "яма \ufffd на дороге"  # the locator gets the same offsets, encodable text
+    assert clf.explain("люк \ud83d открыт").heads["topic"].words
+
+
+@pytest.mark.parametrize("text", ["\u200d\u200c", "\ufeff", "\u2060\u2060", "\u3164", "\u200b\u200d"])
+def test_invisible_only_posts_are_empty(tiny_classifier, text):
+    result = tiny_classifier.predict([text, "люк"])
+    assert result[0].empty and result[0].topic is None and not result[1].empty

@@ -34,3 +34,34 @@ def test_control_characters_removed():
 def test_rejects_non_string():
     with pytest.raises(TypeError, match="expects str"):
         normalize_text(None)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------- hygiene (issue 22)
+
+from cur_nlp.normalize import decode_text, replace_surrogates, strip_invisible  # noqa: E402
+
+
+def test_lone_surrogates_become_replacement_characters_of_the_same_length():
+    text = "люк \ud83d открыт \udfff"
+    repaired = replace_surrogates(text)
+    assert repaired == "люк \ufffd открыт \ufffd" and len(repaired) == len(text)
+    repaired.encode("utf-8")  # encodable: what crashed the tokenizer and the writers before
+    assert normalize_text(text) == "люк \ufffd открыт \ufffd"
+
+
+@pytest.mark.parametrize("invisible", ["\u200d", "\u200c", "\u2060", "\ufeff", "\u200e\u200f", "\u00ad", "\u3164",
+                                       "\u2800", "\u202e", "\U000e0041", "\u200b\u200d\ufeff"])
+def test_invisible_only_text_normalises_to_nothing(invisible):
+    assert normalize_text(invisible * 3) == ""
+    assert normalize_text(f"\ufeffнет{invisible}воды") in ("нетводы", "нет воды")
+
+
+def test_bom_and_zero_width_characters_are_dropped_inside_words():
+    assert strip_invisible("\ufeffлю\u200dк\u2060") == "люк"
+    assert normalize_text("\ufeffОткрыт\u200b люк") == "Открыт люк"  # a zero-width space is a space
+
+
+def test_invalid_utf8_is_replaced_and_its_offset_reported():
+    assert decode_text("люк".encode()) == ("люк", None)
+    text, offset = decode_text(b"ok \xff\xfe \xd0\xbb")
+    assert text == "ok \ufffd\ufffd л" and offset == 3

@@ -185,3 +185,58 @@ def test_recall_threshold_is_visible_in_the_result():
     threshold = tune_recall_threshold(p, gold, 0, 1.0, p.argmax(1))
     assert threshold == 0.3  # the highest threshold that catches both critical posts
     assert tune_recall_threshold(p, gold, 2, 0.9, p.argmax(1)) is None  # argmax already reaches the target
+
+
+# ---------------------------------------------------------------------------------------------- clear errors (issue 22)
+
+
+@pytest.mark.parametrize("content, expected", [("", "found nothing"), ("# only a comment\n", "found nothing"),
+                                               ("- a\n- b\n", "found a list"),
+                                               ("name: x\n", "missing config keys \\['output_dir', 'heads'\\]")])
+def test_empty_or_incomplete_config_is_a_clear_error(tmp_path, content, expected):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=expected):
+        TrainConfig.from_yaml(path)
+
+
+def test_rows_with_labels_outside_the_head_are_an_error_that_lists_them(tmp_path, tiny_encoder_dir):
+    """Defect 6: such rows were dropped silently."""
+    import pandas as pd
+
+    cfg = _config(tmp_path, tiny_encoder_dir, "fast")
+    cfg["heads"][0]["labels"] = BODIES[:2]  # the third body is in the data, not in the head
+    pd.DataFrame([{"text": "x", "body": "Мэрия", "urgent": True}] * 2).to_csv(cfg["data"]["files"]["dev"], index=False)
+    with pytest.raises(ValueError) as error:
+        train(TrainConfig(**cfg))
+    message = str(error.value)
+    assert "head 'routing' (column 'body')" in message and "'Дорожный комитет' (8 rows)" in message
+    assert "'Мэрия' (2 rows)" in message and "urgent" not in message
+
+
+def test_train_cli_errors_are_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from cur_nlp.cli import app, register_plugins
+
+    register_plugins(app)
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    result = CliRunner().invoke(app, ["train", "--config", str(path)])
+    assert result.exit_code == 1 and result.output.strip().splitlines()[-1].startswith("error: ")
+    assert "Traceback" not in result.output
+
+
+def test_dev_labels_never_seen_in_train_are_logged_when_labels_come_from_train(tmp_path, tiny_encoder_dir, caplog):
+    import logging
+
+    import pandas as pd
+
+    from cur_nlp_training.heads_data import load_training_data
+
+    cfg = TrainConfig(**_config(tmp_path, tiny_encoder_dir, "fast"))  # routing labels: the values seen in train
+    pd.DataFrame([{"text": "x", "body": "Мэрия", "urgent": True}] * 2).to_csv(cfg.data.files["dev"], index=False)
+    with caplog.at_level(logging.WARNING, logger="cur_nlp.train"):
+        data = load_training_data(cfg.data, cfg.heads)
+    assert data.labels["routing"] == sorted(BODIES)
+    assert "dev rows with labels never seen in train are left out: 'Мэрия' (2 rows)" in caplog.text

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import importlib
 import json
+from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from types import ModuleType
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
 from cur_nlp.cli import setup_logging
+from cur_nlp_training.heads_data import SPLITS
+
+Split = Enum("Split", {name: name for name in SPLITS}, type=str)  # type: ignore[misc]
+"""The prepared splits, as a choice: an unknown one is a one-line usage error that lists them."""
 
 
 def _module(name: str) -> ModuleType:
@@ -20,6 +26,16 @@ def _module(name: str) -> ModuleType:
         return importlib.import_module(f"cur_nlp_training.{name}")
     except ImportError as error:
         raise typer.BadParameter(f"this command needs the training extras (pip install 'cur_nlp[train]'): {error}") from error
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """A configuration or data error (``ValueError``, a missing file) as one line on stderr and exit code 1."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -50,7 +66,8 @@ def register(app: typer.Typer) -> None:
         registry threshold → evaluation report (metrics.json, eval/report.md) → model card (README.md).
         """
         setup_logging()
-        out = _module("pipeline").run(_module("config").TrainConfig.from_yaml(config))
+        with one_line_errors():
+            out = _module("pipeline").run(_module("config").TrainConfig.from_yaml(config))
         typer.echo(f"model written to {out}")
 
     @app.command()
@@ -70,7 +87,7 @@ def register(app: typer.Typer) -> None:
         data: Path = typer.Option(Path("artifacts/data"), help="Prepared splits (cur-nlp data prepare)."),
         baseline_dir: Optional[Path] = typer.Option(Path("artifacts/baseline"), "--baseline", help="Fitted baseline to report beside."),
         out: Optional[Path] = typer.Option(None, help="Report directory (default: <model>/eval)."),
-        split: str = typer.Option("test", help="Which split to evaluate."),
+        split: Split = typer.Option("test", help="Which split to evaluate."),
         compare: list[Path] = typer.Option([], "--compare", help="Another model directory to compare with, side by "
                                                                  "side with bootstrap intervals; repeatable."),
     ) -> None:
@@ -79,7 +96,9 @@ def register(app: typer.Typer) -> None:
         from cur_nlp.classifier import default_model_path
 
         setup_logging()
-        _module("evaluate").evaluate_model_dir(model or default_model_path(), data, baseline_dir, out, split, compare)
+        with one_line_errors():
+            _module("evaluate").evaluate_model_dir(model or default_model_path(), data, baseline_dir, out,
+                                                   split.value, compare)
 
     @app.command("train-stance")
     def train_stance(
@@ -101,7 +120,7 @@ def register(app: typer.Typer) -> None:
         keep_fp32: Optional[bool] = typer.Option(None, "--keep-fp32/--drop-fp32",
                                                  help="Keep encoder.onnx (fp32) next to int8 (default: only with --no-quantize)."),
         data: Optional[Path] = typer.Option(None, help="Prepared splits (cur-nlp data prepare): check on their texts."),
-        split: str = typer.Option("dev", help="Split of --data to check on."),
+        split: Split = typer.Option("dev", help="Split of --data to check on."),
         max_texts: int = typer.Option(4000, help="At most this many check texts."),
         onnx: bool = typer.Option(True, "--onnx/--no-onnx",
                                   help="--no-onnx: write no ONNX file (removes existing ones), only check torch-bf16."),
@@ -116,7 +135,7 @@ def register(app: typer.Typer) -> None:
         texts: list[str] = []
         topics: list[str | None] = []
         if data is not None:
-            texts, topics = _module("splits").check_texts(data, split, max_texts)
+            texts, topics = _module("splits").check_texts(data, split.value, max_texts)
         records = _module("export_onnx").export_onnx(model_dir, quantize=quantize, keep_fp32=keep_fp32,
                                                      texts=texts or None, topic_labels=topics or None, write_onnx=onnx)
         for name, record in records.items():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +92,22 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "TrainConfig":
-        """Read a config file; unknown keys are an error that names them."""
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        """Read a config file; an empty file, unknown keys and missing required keys are errors that name them."""
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            found = "nothing" if data is None else f"a {type(data).__name__}"
+            raise ValueError(f"{path}: expected a mapping of config keys, found {found}; see training/configs/")
         for key in RETIRED_KEYS & set(data):
             del data[key]  # written by older versions into saved training configs
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"{path}: unknown config keys {unknown}; known keys: {sorted(known)}")
+        required = [name for name, f in cls.__dataclass_fields__.items()
+                    if f.default is MISSING and f.default_factory is MISSING]
+        missing = [name for name in required if name not in data]
+        if missing:
+            raise ValueError(f"{path}: missing config keys {missing} (required: {required})")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:

@@ -88,6 +88,13 @@ def gold_rows(head_labels: list[str], gold_values: Sequence[Any]) -> tuple[list[
     return rows, np.array([head_labels.index(_key(gold_values[i])) for i in rows], dtype=int)
 
 
+def scorable(head_labels: dict[str, list[str]], eval_sets: Sequence[EvalSet]) -> list[tuple[str, str]]:
+    """``(set, head)`` pairs a scorer with these heads can be scored on: the set has gold labels for the head and
+    some of them are among the head's labels."""
+    return [(s.name, head) for s in eval_sets for head, gold in s.gold.items()
+            if head in head_labels and gold_rows(head_labels[head], gold)[0]]
+
+
 def score_set(scorer, eval_set: EvalSet) -> dict[str, Any]:
     """Metrics of every head that both the scorer and the set have."""
     labels = scorer.head_labels()
@@ -152,6 +159,11 @@ def evaluate_model_dir(model_dir: Path, data_dir: Path, baseline_dir: Path | Non
 
         scorers.append(TfidfBaseline.load(baseline_dir))
     eval_sets = build_eval_sets(Path(data_dir), split)
+    heads = scorers[0].head_labels()
+    if not scorable(heads, eval_sets):
+        raise ValueError(f"{model_dir}: nothing to evaluate: none of the model's heads ({', '.join(heads)}) has gold "
+                         f"labels it knows in the evaluation sets ("
+                         + "; ".join(f"{s.name}: {', '.join(s.gold)}" for s in eval_sets) + ")")
     scorers = [ScoredOnce(s) for s in scorers]  # the report and the comparison read the same scores
     results = evaluate(scorers, eval_sets)
     out = Path(out) if out else model_dir / "eval"

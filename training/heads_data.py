@@ -6,7 +6,9 @@ Heads are data: a head is a name, a type and a column; its labels come from the 
 
 from __future__ import annotations
 
+import logging
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from cur_nlp.labels import URGENCY_LEVELS, topic_ids
 from cur_nlp.normalize import normalize_text
 
 SPLITS = ("train", "dev", "test")
+
+log = logging.getLogger("cur_nlp.train")
 
 
 @dataclass
@@ -99,13 +103,41 @@ class TrainingData:
         return rows, indices[rows]
 
     def _index(self, head: HeadColumn, value: Any) -> int:
-        if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+        if not _has_label(value):
             return -1
         key = _label_key(value)
         labels = self.labels[head.name]
         if key not in labels:
-            return -1  # label outside the head's label set (e.g. unseen in train): ignored, reported by load
+            return -1  # outside the head's label set: only in test rows (load_training_data refuses the others)
         return labels.index(key)
+
+
+def _has_label(value: Any) -> bool:
+    return not (value is None or (isinstance(value, float) and np.isnan(value)) or value == "")
+
+
+def check_known_labels(rows: dict[str, list[dict[str, Any]]], heads: list[HeadColumn],
+                       labels: dict[str, list[str]]) -> None:
+    """Train and dev rows whose label is not in their head's label set are no longer dropped without a word: for a
+    head with given labels (the taxonomy or a list) they are a ``ValueError`` that lists the labels with how many
+    rows carry each; for a head whose labels are the values seen in train, dev rows with other values are logged
+    (they cannot be predicted, so they take no part in calibration)."""
+    problems = []
+    for head in heads:
+        unknown = Counter(_label_key(row[head.column]) for split in ("train", "dev") for row in rows[split]
+                          if _has_label(row.get(head.column)) and _label_key(row[head.column]) not in labels[head.name])
+        if not unknown:
+            continue
+        listed = ", ".join(f"{label!r} ({count} rows)" for label, count in unknown.most_common(10))
+        listed += f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        if head.labels is None and head.type == "multiclass":
+            log.warning("head %r (column %r): dev rows with labels never seen in train are left out: %s",
+                        head.name, head.column, listed)
+        else:
+            problems.append(f"head {head.name!r} (column {head.column!r}): {listed}")
+    if problems:
+        raise ValueError("train/dev rows with labels outside their head's labels: " + "; ".join(problems)
+                         + ". Fix the data, or add the labels to the head's `labels` in the config")
 
 
 def _label_key(value: Any) -> str:
@@ -210,4 +242,5 @@ def load_training_data(data: DataConfig, heads: list[HeadColumn]) -> TrainingDat
         cap_column = next((h.column for h in heads if h.name == data.cap_head), data.cap_head)
         rows["train"] = _cap(rows["train"], cap_column, data.max_train_per_class, data.seed, data.uncapped)
     labels = {h.name: _resolve_labels(h, rows["train"]) for h in heads}
+    check_known_labels(rows, heads, labels)
     return TrainingData(heads=heads, labels=labels, rows=rows)

@@ -110,11 +110,11 @@ def read_claims(path: str | Path) -> list[Claim]:
 def write_claims(claims: Iterable[Claim], path: str | Path) -> int:
     """Write ``claims`` to a ``.jsonl`` or ``.csv`` file (written whole: a temporary file renamed at the end);
     returns how many were written."""
-    from cur_nlp.io import atomic_text_writer
+    from cur_nlp.io import output_file
 
     path = Path(path)
     count = 0
-    with atomic_text_writer(path) as handle:
+    with output_file(str(path)) as handle:
         if path.suffix.lower() == ".csv":
             writer = csv.DictWriter(handle, fieldnames=[*FIELDS, "added", "updated"], lineterminator="\n")
             writer.writeheader()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
+
+from cur_nlp.io import Problem, output_file, read_jsonl
 
 from .types import LEVELS, Location
 
@@ -27,6 +28,12 @@ class HeatmapResult:
     located: int = 0  # posts with coordinates
     groups: int = 0  # rows of the CSV
     by_municipality: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list, repr=False)  # input lines reported (skipped or repaired)
+
+    @property
+    def skipped(self) -> int:
+        """Input lines left out (bad JSON, not an object, unreadable locations)."""
+        return sum(p.skipped for p in self.problems)
 
 
 def _label(v: Any) -> str:
@@ -35,17 +42,19 @@ def _label(v: Any) -> str:
     return str(v) if v not in (None, "") else UNKNOWN
 
 
-def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Records of a JSONL file (blank lines skipped)."""
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: not JSON: {e}") from None
+def read_posts(path: str | Path) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
+    """The numbered records of a JSONL file, and the problems of its lines: bad JSON and values that are not
+    objects are skipped, bytes that are not UTF-8 replaced (:func:`cur_nlp.io.read_jsonl`)."""
+    records, problems = [], []
+    with open(path, "rb") as handle:
+        for number, value, problem in read_jsonl(handle):
+            if value is not None and not isinstance(value, dict):
+                problem = Problem(number, f"expected a JSON object, found {type(value).__name__}")
+            if problem is not None:
+                problems.append(problem)
+            if problem is None or not problem.skipped:
+                records.append((number, value))
+    return records, problems
 
 
 def primary_location(locations: Sequence[Location]) -> Location | None:
@@ -57,32 +66,47 @@ def primary_location(locations: Sequence[Location]) -> Location | None:
     return min(resolved, key=lambda l: (rank.get(l.level or "", len(LEVELS)), -l.confidence, l.start))
 
 
-def aggregate(records: Iterable[dict[str, Any]], locator: Any | None = None) -> tuple[
-        dict[tuple[str, str, str, str], list[tuple[float, float]]], int, int]:
-    """Group posts by (municipality, region, topic, urgency); returns groups → points, #posts, #located.
+def _place(rec: dict[str, Any], locator: Any | None) -> Location | None:
+    """The post's place: from its ``locations`` (``cur-nlp predict`` output), else found by ``locator`` in its text."""
+    if rec.get("locations") is not None:
+        locations = rec["locations"]
+        if not isinstance(locations, list) or not all(isinstance(d, dict) for d in locations):
+            raise ValueError("'locations' must be a list of objects")
+        locs = [Location.from_dict(d) for d in locations]
+    elif locator is not None and rec.get("text"):
+        locs = locator(str(rec["text"]))
+    else:
+        locs = []
+    return primary_location(locs)
+
+
+def aggregate(records: Iterable[tuple[int, dict[str, Any]]], locator: Any | None = None) -> tuple[
+        dict[tuple[str, str, str, str], list[tuple[float, float]]], int, int, list[Problem]]:
+    """Group numbered posts by (municipality, region, topic, urgency); returns groups → points, #posts, #located
+    and the problems of posts left out (their ``locations`` could not be read).
 
     A record's ``locations`` (from ``cur-nlp predict``) are used as they are; records with only
     ``text`` are located with ``locator``.
     """
     groups: dict[tuple[str, str, str, str], list[tuple[float, float]]] = defaultdict(list)
     posts = located = 0
-    for rec in records:
+    problems: list[Problem] = []
+    for number, rec in records:
+        try:
+            loc = _place(rec, locator)
+            point = (math.nan, math.nan) if loc is None else (float(loc.lat), float(loc.lon))  # type: ignore[arg-type]
+        except (TypeError, ValueError, AttributeError, KeyError) as error:
+            problems.append(Problem(number, f"unreadable locations ({type(error).__name__}: {error})"))
+            continue
         posts += 1
-        if "locations" in rec and rec["locations"] is not None:
-            locs = [Location.from_dict(d) for d in rec["locations"]]
-        elif locator is not None and rec.get("text"):
-            locs = locator(str(rec["text"]))
-        else:
-            locs = []
-        loc = primary_location(locs)
         topic, urgency = _label(rec.get("topic")), _label(rec.get("urgency"))
         if loc is None:
-            groups[(UNRESOLVED, "", topic, urgency)].append((math.nan, math.nan))
+            groups[(UNRESOLVED, "", topic, urgency)].append(point)
             continue
         located += 1
         muni = loc.municipality or loc.region or UNRESOLVED
-        groups[(muni, loc.region or "", topic, urgency)].append((float(loc.lat), float(loc.lon)))  # type: ignore[arg-type]
-    return groups, posts, located
+        groups[(muni, loc.region or "", topic, urgency)].append(point)
+    return groups, posts, located, problems
 
 
 def run_heatmap(input_path: str | Path, out_dir: str | Path, *, locator: Any | None = None,
@@ -108,17 +132,18 @@ def run_heatmap(input_path: str | Path, out_dir: str | Path, *, locator: Any | N
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records = list(read_jsonl(input_path))
-    if locator is None and any("locations" not in r for r in records):
+    records, problems = read_posts(input_path)
+    if locator is None and any("locations" not in r for _, r in records):
         from .gazetteer_table import TableGazetteer
         from .resolve import Locator
 
         extra = [TableGazetteer.from_file(p) for p in gazetteers]
         locator = Locator.default(*extra, default_region=default_region, default_city=default_city)
-    groups, posts, located = aggregate(records, locator)
+    groups, posts, located, unreadable = aggregate(records, locator)
+    problems = sorted(problems + unreadable, key=lambda p: p.line)
     rows = _rows(groups)
     csv_path = out / "heatmap.csv"
-    with open(csv_path, "w", encoding="utf-8", newline="") as f:
+    with output_file(str(csv_path)) as f:
         w = csv.DictWriter(f, fieldnames=["municipality", "region", "topic", "urgency", "count", "lat", "lon"])
         w.writeheader()
         w.writerows(rows)
@@ -128,7 +153,8 @@ def run_heatmap(input_path: str | Path, out_dir: str | Path, *, locator: Any | N
     by_muni = Counter()
     for r in rows:
         by_muni[r["municipality"]] += r["count"]
-    return HeatmapResult(csv_path, html_path, png_path, posts, located, len(rows), dict(by_muni.most_common()))
+    return HeatmapResult(csv_path, html_path, png_path, posts, located, len(rows), dict(by_muni.most_common()),
+                         problems)
 
 
 def _rows(groups: dict[tuple[str, str, str, str], list[tuple[float, float]]]) -> list[dict[str, Any]]:
