@@ -18,11 +18,13 @@ from typing import Optional
 import typer
 
 from cur_nlp.fakes_commands import fakes_app
+from cur_nlp.incidents_commands import incidents
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="cur_nlp: topic, urgency, fake and places in citizens' posts (ЦУР).")
 COMMAND_GROUP = "cur_nlp.commands"
 app.add_typer(fakes_app, name="fakes")
+app.command()(incidents)
 """Entry-point group of the packages that add commands to ``cur-nlp``."""
 
 
