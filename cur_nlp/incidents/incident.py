@@ -15,6 +15,7 @@ from cur_nlp.incidents.places import House, more_specific
 from cur_nlp.incidents.post import Post
 from cur_nlp.incidents.textsim import SparseVector, cosine
 from cur_nlp.labels import URGENCY_LEVELS
+from cur_nlp.routing import RoutingTable
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Incident:
     streets: set[str] = field(default_factory=set)
     point: tuple[float, float] | None = None
     location: dict[str, Any] | None = None
+    names: dict[str, str | None] = field(default_factory=dict)  # settlement, municipality, region
     members: list[Member] = field(default_factory=list)
     closed: bool = False
 
@@ -90,6 +92,8 @@ class Incident:
         self.point = self.point or place.point
         if place.location is not None and more_specific(place.location, self.location):
             self.location = place.location
+        for key, name in place.names.items():
+            self.names[key] = self.names.get(key) or name
         self.members.append(Member(post.id, post.text, post.vector))
         if len(self.members) > kept:
             del self.members[1]  # the first post stays: it is usually the full complaint
@@ -100,18 +104,19 @@ class Incident:
             return self.members[0]
         return max(self.members, key=lambda m: sum(cosine(m.vector, o.vector) for o in self.members if o is not m))
 
-    def to_dict(self, route: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The incident as ``cur-nlp incidents`` writes it and the service returns it."""
+    def to_dict(self, routes: RoutingTable | None = None) -> dict[str, Any]:
+        """The incident as ``cur-nlp incidents`` writes it and the service returns it (with ``route`` from the
+        routing table ``routes``: its topic, highest urgency and place names)."""
         place = dict(self.location) if self.location else {}
         if self.point is not None:
             place.update(lat=self.point[0], lon=self.point[1])
         data = {
             "id": self.id, "topic": self.topic, "urgency": self.urgency, "place": place or None,
-            "area": self.area or None, "first_seen": self.first_seen.isoformat(), "last_seen": self.last_seen.isoformat(),
+            "area": self.area or None, **{k: v for k, v in self.names.items() if v}, "first_seen": self.first_seen.isoformat(), "last_seen": self.last_seen.isoformat(),
             "posts": len(self.post_ids), "text": self.representative().text, "post_ids": list(self.post_ids),
             "status": "closed" if self.closed else "open",
         }
-        if route is not None:
-            data["route"] = route
+        if routes is not None:
+            data["route"] = routes.route(self.topic, self.urgency, self.names)
         return data
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 from cur_nlp.geo.address import registry_street_keys
 from cur_nlp.geo.gazetteer import haversine_m
 from cur_nlp.geo.morph import parses
+from cur_nlp.routing import record_place
 
 AREA_FIELDS = ("city", "settlement", "municipality")
 """Record fields that name the post's town (e.g. the town of the page it was posted on), in order of preference."""
@@ -60,6 +61,7 @@ class Place:
     point: tuple[float, float] | None = None
     area: str = ""
     location: dict[str, Any] | None = None  # the most specific location, for display
+    names: dict[str, str | None] = field(default_factory=dict)  # settlement, municipality, region (for routing)
 
     @property
     def house(self) -> House | None:
@@ -78,9 +80,15 @@ def more_specific(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
 
 @lru_cache(maxsize=65536)
 def street_key(name: str) -> str:
-    """The lookup key grouping compares streets by: the last key of the street name, folded."""
+    """The key grouping compares streets by: the lookup key of the last word of the name («Карла Маркса»,
+    «ул. К. Маркса» and «Маркса» → «маркс»; «проспект Победы» and «Победы» → «победа»)."""
     _, keys = registry_street_keys(name)
-    return keys[-1] if keys else name.strip().lower().replace("ё", "е")
+    if not keys:
+        return name.strip().lower().replace("ё", "е")
+    last = keys[0].split()[-1]
+    if last != keys[0]:
+        return street_key(last)
+    return keys[-1]
 
 
 def _fold(text: str) -> str:
@@ -137,7 +145,7 @@ def place_of(record: dict[str, Any]) -> Place:
     area = next((str(record[f]) for f in AREA_FIELDS if record.get(f)), "")
     if not area and best is not None:
         area = best.get("municipality") or ""
-    return Place(tuple(houses), tuple(dict.fromkeys(streets)), point, _fold(area), best)
+    return Place(tuple(houses), tuple(dict.fromkeys(streets)), point, _fold(area), best, record_place(record, best))
 
 
 def scan_houses(text: str, streets: Iterable[str]) -> tuple[House, ...]:

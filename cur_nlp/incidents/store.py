@@ -31,6 +31,7 @@ def _state(incident: Incident) -> str:
     return json.dumps({
         "houses": [[h.street, h.number, h.part] for h in incident.houses], "streets": sorted(incident.streets),
         "point": list(incident.point) if incident.point else None, "location": incident.location,
+        "names": incident.names,
         "topic_counts": dict(incident.topic_counts), "topic_mass": dict(incident.topic_mass),
         "members": [{"id": m.id, "text": m.text, "vector": m.vector.to_json()} for m in incident.members],
     }, ensure_ascii=False)
@@ -42,7 +43,7 @@ def _incident(row: Any, post_ids: list[str]) -> Incident:
         id=row.id, area=row.area, first_seen=row.first_seen, last_seen=row.last_seen, post_ids=post_ids,
         topic_counts=Counter(state["topic_counts"]), topic_mass=Counter(state["topic_mass"]), urgency=row.urgency,
         houses=[House(*h) for h in state["houses"]], streets=set(state["streets"]),
-        point=tuple(state["point"]) if state["point"] else None, location=state["location"],
+        point=tuple(state["point"]) if state["point"] else None, location=state["location"], names=state["names"],
         members=[Member(m["id"], m["text"], SparseVector.from_json(m["vector"])) for m in state["members"]],
         closed=row.status == "closed")
 
