@@ -336,19 +336,19 @@ def test_service_assigns_posts_and_replicas_agree(tiny_model_dir, tmp_path):
     settings = Settings(model=tiny_model_dir, locate=False, warmup=False, batch_window_ms=1, api_keys="k1",
                         registry=str(tmp_path / "shared.db"), routes=REPO / "examples" / "routes.csv")
     key = {"X-API-Key": "k1"}
-    first_items = [{k: r[k] for k in ("id", "text", "created", "city")} for r in HOT_WATER[:2]]
+    fields = ("id", "text", "created", "city", "topic", "urgency", "locations")
+    first_items = [{k: HOT_WATER[0][k] for k in fields},  # a /v1/classify result: not classified again
+                   {k: HOT_WATER[1][k] for k in ("id", "text", "created", "city")}]  # classified first
     with TestClient(create_app(settings)) as one, TestClient(create_app(settings)) as two:
         assert one.post("/v1/incidents/assign", json={"items": first_items}).status_code == 401
         answer = one.post("/v1/incidents/assign", json={"items": first_items}, headers=key)
         assert answer.status_code == 200, answer.text
         results = answer.json()["results"]
-        assert results[0]["new"] and results[0]["incident"]["topic"]  # classified by the tiny model first
-        classified = {k: HOT_WATER[2][k] for k in ("id", "text", "created", "city", "topic", "urgency", "locations")}
-        more = two.post("/v1/incidents/assign", headers=key, json={"items": [
-            {**classified, "topic": results[0]["incident"] and {"label": results[0]["incident"]["topic"]}},
-            {"id": "blank", "text": "  "}]}).json()["results"]
         incident_id = results[0]["incident"]["id"]
-        assert more[0]["incident"]["id"] == incident_id and not more[0]["new"]
+        assert results[0]["new"] and results[1]["incident"]["id"] == incident_id and not results[1]["new"]
+        more = two.post("/v1/incidents/assign", headers=key, json={"items": [
+            {k: HOT_WATER[2][k] for k in fields}, {"id": "blank", "text": "  "}]}).json()["results"]
+        assert more[0]["incident"]["id"] == incident_id and not more[0]["new"]  # «+1 ленина 5…» on the other replica
         assert more[1] == {"id": "blank", "incident": None, "new": False}
         got = one.get(f"/v1/incidents/{incident_id}", headers=key).json()
         assert got["post_ids"] == ["p1", "p2", "p3"] and got["route"]["source"] == "table"

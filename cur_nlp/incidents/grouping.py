@@ -3,9 +3,10 @@
 A post is compared with the open incidents of its town that it could belong to (those on a street it names, near
 its point, or of its topic) and seen within ``quiet_hours`` of it. Places decide first (:func:`relation`): another
 house, another street or a point farther than ``radius_m`` rules an incident out. The post then joins the
-incident with the highest score (text similarity to a kept member plus ``topic_weight`` × topic agreement) if that
-score reaches the threshold of the relation — low for the same house, higher for the same street, highest when
-either side has no place — and starts a new incident otherwise. An incident that hears nothing for
+incident with the highest score if that score reaches the threshold of the relation (the same house, the same
+street, or no place on either side), and starts a new incident otherwise. The score is the text similarity to a
+kept member, plus ``topic_weight`` × topic agreement when the places agree; without a place only the text counts
+(the same topic in the same town is not the same problem). An incident that hears nothing for
 ``quiet_hours`` (of post time) closes and leaves memory. The thresholds are tuned on the dev part of the team's pair
 set (``cur-nlp incidents-eval``, docs/incidents.md).
 """
@@ -31,7 +32,7 @@ class GroupingSettings:
     radius_m: float = 50.0
     house_threshold: float = 0.15
     street_threshold: float = 0.0
-    unplaced_threshold: float = 0.1
+    unplaced_threshold: float = 0.3
     topic_weight: float = 0.5
     kept_members: int = 8
 
@@ -109,7 +110,9 @@ class IncidentGrouper:
             kind = relation(place, incident, self.settings.radius_m)
             if kind == "conflict":
                 continue
-            score = incident.similarity(post) + self.settings.topic_weight * incident.topic_share(post.topics)
+            score = incident.similarity(post)
+            if kind != "unplaced":  # topic says which problem, not where: without a place, only the text counts
+                score += self.settings.topic_weight * incident.topic_share(post.topics)
             threshold = {"house": self.settings.house_threshold, "street": self.settings.street_threshold,
                          "unplaced": self.settings.unplaced_threshold}[kind]
             if score >= threshold and (score > best_score or (score == best_score and best is not None

@@ -1,7 +1,7 @@
 """Text similarity for grouping: character n-gram vectors hashed into a fixed space, compared by cosine.
 
-Hashing (CRC-32 of each n-gram) needs no vocabulary and no model, is the same in every process, and keeps a vector
-small enough to store with an open incident. Digits are dropped so that house numbers do not make two posts about
+Hashing needs no vocabulary and no model, gives the same buckets in every process (plain integer arithmetic, no
+salted ``hash``), and keeps a vector small enough to store with an open incident. Digits are dropped so that house numbers do not make two posts about
 different houses look alike; places are compared separately (:mod:`cur_nlp.incidents.places`).
 
 >>> a = text_vector("Нет горячей воды третий день")
@@ -14,8 +14,6 @@ True
 from __future__ import annotations
 
 import re
-import zlib
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,30 +40,50 @@ class SparseVector:
         return cls(np.asarray(data[0], dtype=np.int64), np.asarray(data[1], dtype=np.float32))
 
 
-def char_ngrams(text: str) -> list[str]:
-    """Character 3-5-grams inside words (padded with a space), lower-cased, ``ё`` as ``е``, digits dropped."""
+def _padded_codes(text: str) -> np.ndarray:
+    """Code points of the text's words, each padded with a space: «ab cd» → « ab  cd »."""
     words = _NOT_LETTERS.sub(" ", text.lower().replace("ё", "е")).split()
-    grams: list[str] = []
-    for word in words:
-        padded = f" {word} "
-        for n in NGRAMS:
-            grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
-    return grams
+    padded = "".join(f" {word} " for word in words)
+    return np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+
+
+def ngram_hashes(text: str) -> np.ndarray:
+    """Bucket numbers of the character 3-5-grams inside words (padded with a space), lower-cased, ``ё`` as ``е``,
+    digits dropped: a polynomial hash of each n-gram's code points, mixed and cut to :data:`BUCKETS`. An n-gram
+    that reaches into the next word holds two spaces in a row and is left out."""
+    codes = _padded_codes(text)
+    spaces = codes == 32
+    double = np.concatenate([[0], np.cumsum(spaces[1:] & spaces[:-1])]) if len(codes) else codes
+    found = []
+    for n in NGRAMS:
+        count = len(codes) - n + 1
+        if count <= 0:
+            continue
+        value = np.full(count, n, dtype=np.uint64)
+        for j in range(n):
+            value = value * np.uint64(1_000_003) + codes[j : j + count]
+        # no space pair inside the window: double[i + n - 1] - double[i] counts pairs (k-1, k) with i < k < i + n
+        inside = double[n - 1 : n - 1 + count] - double[:count]
+        found.append(value[inside == 0])
+    if not found:
+        return np.zeros(0, dtype=np.int64)
+    mixed = np.concatenate(found) * np.uint64(0x9E3779B97F4A7C15)
+    return ((mixed >> np.uint64(40)) % np.uint64(BUCKETS)).astype(np.int64)
 
 
 def text_vector(text: str) -> SparseVector:
     """The hashed n-gram vector of ``text`` (sublinear term frequency, unit length; empty for no letters)."""
-    counts = Counter(zlib.crc32(gram.encode()) % BUCKETS for gram in char_ngrams(text))
-    if not counts:
-        return SparseVector(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-    indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    values = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-    order = np.argsort(indices)
-    values = values[order]
-    return SparseVector(indices[order], (values / np.linalg.norm(values)).astype(np.float32))
+    indices, counts = np.unique(ngram_hashes(text), return_counts=True)
+    if not len(indices):
+        return SparseVector(indices, np.zeros(0, dtype=np.float32))
+    values = 1.0 + np.log(counts.astype(np.float32))
+    return SparseVector(indices, (values / np.linalg.norm(values)).astype(np.float32))
 
 
 def cosine(a: SparseVector, b: SparseVector) -> float:
     """Cosine similarity of two unit vectors (0 when either is empty)."""
-    _, left, right = np.intersect1d(a.indices, b.indices, assume_unique=True, return_indices=True)
-    return float(np.dot(a.values[left], b.values[right]))
+    if not len(a.indices) or not len(b.indices):
+        return 0.0
+    where = np.minimum(np.searchsorted(b.indices, a.indices), len(b.indices) - 1)
+    shared = b.indices[where] == a.indices
+    return float(np.dot(a.values[shared], b.values[where[shared]]))
