@@ -138,24 +138,34 @@ def score(posts: Sequence[Post], pairs: Sequence[dict[str, Any]], gold: dict[str
             "clusters": clustering(assigned, {p.id: gold[p.id] for p in posts})}
 
 
+F1_TIE = 0.005
+"""Pairwise F1 differences smaller than this (about one labelled pair of dev's 556) count as ties, decided by
+cluster purity, then by the order the candidates were tried in."""
+
+
+def best_of(candidates: Sequence[tuple[Any, dict[str, Any]]]) -> tuple[Any, dict[str, Any]]:
+    """The candidate (anything, scores) with the best pairwise F1, ties (:data:`F1_TIE`) going to purity, then to
+    the first."""
+    top = max(scores["pairs"]["f1"] for _, scores in candidates)
+    close = [c for c in candidates if c[1]["pairs"]["f1"] >= top - F1_TIE]
+    return max(close, key=lambda c: c[1]["clusters"]["purity"])  # max keeps the first of equals
+
+
 def tune(posts: Sequence[Post], pairs: Sequence[dict[str, Any]], gold: dict[str, str],
          grid: dict[str, list[float]]) -> tuple[GroupingSettings, dict[str, Any]]:
-    """The setting of ``grid`` with the best pairwise F1 on these posts (ties: higher purity, then the first)."""
-    best: tuple[tuple[float, float], GroupingSettings, dict[str, Any]] | None = None
+    """The setting of ``grid`` that :func:`best_of` picks on these posts."""
     keys = list(grid)
+    candidates = []
     for values in itertools.product(*(grid[k] for k in keys)):
         settings = GroupingSettings(**dict(zip(keys, values)))
-        result = score(posts, pairs, gold, settings)
-        key = (result["pairs"]["f1"], result["clusters"]["purity"])
-        if best is None or key > best[0]:
-            best = (key, settings, result)
-    assert best is not None
-    return best[1], best[2]
+        candidates.append((settings, score(posts, pairs, gold, settings)))
+    return best_of(candidates)
 
 
 def evaluate_pair_set(model: Path | None = None, folder: Path = PAIR_SET,
                       log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Tune each text signal on dev, pick the best on dev, score it once on test."""
+    """Tune each text signal on dev, pick the best on dev (:func:`best_of`; character n-grams first, as they need
+    no model), score it once on test."""
     data = PairSet.load(folder)
     gold = data.gold()
     log(f"classifying {len(data.posts)} posts of the pair set")
@@ -173,7 +183,7 @@ def evaluate_pair_set(model: Path | None = None, folder: Path = PAIR_SET,
         settings, result = tune(posts_of(dev_records, **options), dev_pairs, gold, grid)
         tuned[signal] = {"settings": asdict(settings), "dev": result}
         log(f"dev, text signal {signal}: pairwise F1 {result['pairs']['f1']}, purity {result['clusters']['purity']}")
-    chosen = max(tuned, key=lambda s: (tuned[s]["dev"]["pairs"]["f1"], tuned[s]["dev"]["clusters"]["purity"]))
+    chosen = best_of([(signal, t["dev"]) for signal, t in tuned.items()])[0]
     test_records, test_pairs = parts["test"]
     settings = GroupingSettings(**tuned[chosen]["settings"])
     test = score(posts_of(test_records, **signals[chosen][1]), test_pairs, gold, settings)

@@ -30,7 +30,7 @@ class GroupingSettings:
 
     quiet_hours: float = 48.0
     radius_m: float = 50.0
-    house_threshold: float = 0.15
+    house_threshold: float = 0.2
     street_threshold: float = 0.0
     unplaced_threshold: float = 0.3
     topic_weight: float = 0.5
