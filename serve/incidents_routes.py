@@ -39,7 +39,8 @@ def incident_json(request: Request, incident: Any) -> dict[str, Any]:
 @router.post("/assign", response_model=AssignResponse, responses=ERROR_RESPONSES)
 async def assign(request: Request, body: Annotated[AssignRequest, Body()], store: Store,
                  settings: AppSettings) -> Response:
-    """Assign posts to incidents: each result has the post's incident (new or existing) after the post was added.
+    """Assign posts to incidents: each result has the post's incident as it stands after the request, and whether
+    the post started it.
 
     Items that carry a /v1/classify `topic` are not classified again; the others are classified first. A post id
     that was assigned before gets its incident back and is not counted twice. Posts with no text get `incident:

@@ -1,10 +1,10 @@
 """Incidents in the shared database (:mod:`cur_nlp.database`), so that every service replica assigns posts to the
 same incidents.
 
-An assignment takes the incident lock row first (replicas assign one batch at a time), closes the incidents whose
-quiet period has passed by the newest post time of the batch, reads the open incidents of the batch's towns, runs
-:class:`~cur_nlp.incidents.grouping.IncidentGrouper` over the batch and writes back what changed — all in one
-transaction. A post id the database has seen gets its incident back unchanged, so a retried request does not count
+An assignment takes the incident lock row first (replicas assign one batch at a time), closes the incidents that
+no post of the batch can join (quiet since before its oldest post), reads the open incidents of the batch's towns,
+runs :class:`~cur_nlp.incidents.grouping.IncidentGrouper` over the batch, writes back what changed and closes the
+incidents that are quiet by the batch's newest post — all in one transaction. A post id the database has seen gets its incident back unchanged, so a retried request does not count
 a post twice.
 """
 
@@ -66,9 +66,8 @@ class IncidentStore:
         with self.engine.begin() as connection:
             connection.execute(update(incident_lock).where(incident_lock.c.id == 1)
                                .values(writes=incident_lock.c.writes + 1))
-            cutoff = max(p.time for p in posts) - timedelta(hours=self.settings.quiet_hours)
-            connection.execute(update(incidents).where(incidents.c.status == "open", incidents.c.last_seen < cutoff)
-                               .values(status="closed"))
+            quiet = timedelta(hours=self.settings.quiet_hours)
+            self._close(connection, min(p.time for p in posts) - quiet)  # none of the batch can join them
             seen = dict(connection.execute(select(incident_posts.c.post_id, incident_posts.c.incident_id)
                                            .where(incident_posts.c.post_id.in_({p.id for p in posts}))).all())
             grouper = IncidentGrouper(self.settings, new_id=lambda _: f"inc-{uuid.uuid4().hex[:16]}")
@@ -84,6 +83,10 @@ class IncidentStore:
                 seen[post.id] = incident.id
                 results.append((incident, new))
             self._write(connection, list(grouper.open.values()), before)
+            cutoff = max(p.time for p in posts) - quiet
+            self._close(connection, cutoff)
+            for incident in grouper.open.values():
+                incident.closed = incident.last_seen < cutoff
             earlier = {seen[p.id] for p, r in zip(posts, results) if r is None}
             stored = {i.id: i for i in self._read(connection, incidents.c.id.in_(earlier))} if earlier else {}
         return [result or (grouper.open.get(seen[post.id]) or stored[seen[post.id]], False)
@@ -103,6 +106,11 @@ class IncidentStore:
                 ids = ids.where(incidents.c.status == status)
             found = self._read(connection, incidents.c.id.in_(ids.scalar_subquery()))
         return sorted(found, key=lambda i: (i.last_seen, i.id), reverse=True)
+
+    @staticmethod
+    def _close(connection: Connection, cutoff: datetime) -> None:
+        connection.execute(update(incidents).where(incidents.c.status == "open", incidents.c.last_seen < cutoff)
+                           .values(status="closed"))
 
     @staticmethod
     def _read(connection: Connection, *conditions: Any) -> list[Incident]:
