@@ -121,10 +121,11 @@ def place_of(record: dict[str, Any]) -> Place:
     streets: list[str] = []
     point = None
     best: dict[str, Any] | None = None
-    for location in record.get("locations") or ():
-        if not isinstance(location, dict):
+    locations = record.get("locations")
+    for location in locations if isinstance(locations, list) else ():
+        if not isinstance(location, dict) or not isinstance(location.get("parts") or {}, dict):
             continue
-        parts = location.get("parts") or {}
+        parts = {k: str(v) for k, v in (location.get("parts") or {}).items() if v not in (None, "")}
         house = house_of(parts)
         if house is not None and location.get("kind") in ("house", "landmark"):
             houses.append(house)
