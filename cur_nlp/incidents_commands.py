@@ -58,6 +58,7 @@ def incidents(
 
     from cur_nlp.incidents import GroupingSettings, group_records
     from cur_nlp.io import atomic_text_writer
+
     settings = GroupingSettings()
     if quiet_hours is not None:
         try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
@@ -103,9 +103,10 @@ class IncidentGrouper:
         """The incident ``post`` joins (and whether it is new); the incident is updated with the post."""
         area = post.place.area
         place = with_scanned_houses(post.place, post.text, self._streets.get(area, ()))
-        if place is not post.place:
-            post = Post(post.id, post.text, post.time, place, post.topic, post.topics, post.urgency, post.vector)
-        best, best_score = None, float("-inf")
+        post = replace(post, place=place)
+        thresholds = {"house": self.settings.house_threshold, "street": self.settings.street_threshold,
+                      "unplaced": self.settings.unplaced_threshold}
+        best, best_key = None, None
         for incident in self._candidates(post):
             kind = relation(place, incident, self.settings.radius_m)
             if kind == "conflict":
@@ -113,11 +114,9 @@ class IncidentGrouper:
             score = incident.similarity(post)
             if kind != "unplaced":  # topic says which problem, not where: without a place, only the text counts
                 score += self.settings.topic_weight * incident.topic_share(post.topics)
-            threshold = {"house": self.settings.house_threshold, "street": self.settings.street_threshold,
-                         "unplaced": self.settings.unplaced_threshold}[kind]
-            if score >= threshold and (score > best_score or (score == best_score and best is not None
-                                                               and incident.last_seen > best.last_seen)):
-                best, best_score = incident, score
+            key = (score, incident.last_seen)  # equal scores: the incident heard from last
+            if score >= thresholds[kind] and (best_key is None or key > best_key):
+                best, best_key = incident, key
         if best is None:
             incident = Incident.start(self.new_id(post), post)
             self._index(incident)
