@@ -34,7 +34,7 @@ def test_known_urgency_weaknesses(default_classifier, text, urgency):
 
 def test_rumour_matches_registry(default_classifier):
     fake = default_classifier("Говорят, с понедельника проезд в автобусах подорожает в два раза").fake
-    assert fake.label is True and fake.matched_claim == "kf-004"
+    assert fake.label is True and fake.source == "registry" and fake.match["id"] == "kf-004"
 
 
 def test_scores_are_calibrated_probabilities(default_classifier):
