@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run predict test test-fast test-slow data baseline train distill speed evaluate lock audit clean
+.PHONY: setup run predict incidents incidents-eval test test-fast test-slow data baseline train distill speed evaluate lock audit clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,17 @@ run: setup
 predict: setup
 	$(BIN)/cur-nlp predict examples/posts.jsonl -o out/predictions.jsonl
 	@echo "predictions written to out/predictions.jsonl"; head -c 1500 out/predictions.jsonl; echo
+
+# the example posts through predict → incidents → report, with the example routing table (docs/incidents.md)
+incidents: setup
+	$(BIN)/cur-nlp predict examples/incident_posts.jsonl -o out/incident_predictions.jsonl --routes examples/routes.csv
+	$(BIN)/cur-nlp incidents out/incident_predictions.jsonl -o out/incidents.jsonl --routes examples/routes.csv
+	$(BIN)/cur-nlp report out/incident_predictions.jsonl --period week -o out/report.html
+	@echo "incidents in out/incidents.jsonl, the weekly picture in out/report.html and out/report.md"
+
+# incident grouping on the team's pair set (tuned on dev, scored on test) and the silver check on SPb posts
+incidents-eval: setup
+	HF_HUB_OFFLINE=1 $(BIN)/cur-nlp incidents-eval --out reports/incidents
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from cur_nlp.fakes_commands import fakes_app
+from cur_nlp.incidents_commands import incidents, report
 
 if TYPE_CHECKING:
     from cur_nlp.io import Problem
@@ -26,6 +27,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="cur_nlp: topic, urgency, fake and places in citizens' posts (ЦУР).")
 COMMAND_GROUP = "cur_nlp.commands"
 app.add_typer(fakes_app, name="fakes")
+app.command()(incidents)
+app.command()(report)
 """Entry-point group of the packages that add commands to ``cur-nlp``."""
 
 
@@ -77,6 +80,8 @@ def predict(
     registry: Optional[str] = typer.Option(None, "--registry", "-r", help="Debunked claims to match: a .jsonl/.csv "
                                            "file, an SQLite .db file or a database URL (default: the model's "
                                            "example registry, known_fakes.jsonl)."),
+    routes: Optional[Path] = typer.Option(None, "--routes", help="Routing table (CSV/Parquet: topic, optional "
+                                          "settlement/municipality/region/urgency, body, contact): adds `route`."),
 ) -> None:
     """Classify posts: adds topic, urgency, fake (and locations) to every record, in input order.
 
@@ -89,7 +94,9 @@ def predict(
 
     from cur_nlp.backends import BACKEND_NAMES
     from cur_nlp.classifier import ComplaintClassifier
+    from cur_nlp.incidents_commands import routing_table
     from cur_nlp.io import RecordWriter, detect_format, open_input, output_file, read_records
+    from cur_nlp.routing import route_record
 
     if backend not in BACKEND_NAMES:
         raise typer.BadParameter(f"one of {', '.join(BACKEND_NAMES)}; got {backend!r}", param_hint="--backend")
@@ -105,6 +112,8 @@ def predict(
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2)
+    table = routing_table(routes)
+    routed = table is not None or "route" in classifier.head_names  # a trained route head is shown the same way
     in_fmt = detect_format(input, input_format)
     out_fmt = detect_format(output, output_format)
     skipped = written = repaired = 0
@@ -117,7 +126,10 @@ def predict(
                 nonlocal written
                 predictions = classifier.predict([r["text"] for r in batch], batch_size=batch_size)
                 for record, prediction in zip(batch, predictions):
-                    writer.write({**record, **prediction.to_dict()})
+                    output_record = {**record, **prediction.to_dict()}
+                    if routed:
+                        output_record["route"] = route_record(output_record, table)
+                    writer.write(output_record)
                 written += len(batch)
                 batch.clear()
 

@@ -1,4 +1,4 @@
-"""The one database of a centre's shared state: the fakes registry (and the open incidents).
+"""The one database of a centre's shared state: the fakes registry and the incidents.
 
 SQLite by default (a file, created on first use); any SQLAlchemy URL, e.g. ``postgresql+psycopg://…``, when several
 service replicas share one registry. Every table is declared here, once; :func:`open_database` creates missing
@@ -14,7 +14,9 @@ from sqlalchemy import (Boolean, Column, DateTime, Engine, Integer, LargeBinary,
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the fakes registry; 2: adds the incident tables (a version-1 database is upgraded in place: the new tables are
+created beside the registry, nothing else changes)."""
 
 metadata = MetaData()
 
@@ -45,6 +47,38 @@ registry_revision = Table(
     "fake_registry_revision", metadata,
     Column("id", Integer, primary_key=True),
     Column("revision", Integer, nullable=False),
+)
+
+
+# incidents (cur_nlp.incidents.store): one row per incident; ``state`` is the JSON that grouping compares new posts
+# with (houses, streets, point, place, topic counts, the kept members' texts and vectors)
+incidents = Table(
+    "incidents", metadata,
+    Column("id", String(200), primary_key=True),
+    Column("area", String(200), nullable=False, index=True),
+    Column("status", String(10), nullable=False, index=True),  # open | closed
+    Column("first_seen", DateTime, nullable=False),
+    Column("last_seen", DateTime, nullable=False, index=True),
+    Column("posts", Integer, nullable=False),
+    Column("topic", String(100)),
+    Column("urgency", String(50)),
+    Column("state", Text, nullable=False),
+)
+
+# which incident each post joined, in the order they joined (a post sent twice gets its incident back)
+incident_posts = Table(
+    "incident_posts", metadata,
+    Column("post_id", String(300), primary_key=True),
+    Column("incident_id", String(200), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+)
+
+# one row every assignment updates first: replicas assign one batch at a time, so two of them never open two
+# incidents for one problem
+incident_lock = Table(
+    "incident_lock", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("writes", Integer, nullable=False),
 )
 
 
@@ -100,11 +134,15 @@ def open_database(location: str | Path) -> Engine:
             found = connection.execute(select(schema_info.c.version)).scalars().all()
             if not found:
                 connection.execute(schema_info.insert().values(version=SCHEMA_VERSION))
+            elif found == [1]:  # create_all has just added the incident tables
+                connection.execute(schema_info.update().values(version=SCHEMA_VERSION))
             elif found != [SCHEMA_VERSION]:
                 raise DatabaseError(f"the database ({where}) has schema version {found}, this cur_nlp reads version "
                                     f"{SCHEMA_VERSION}; migrate it or use a new database")
             if connection.execute(select(registry_revision.c.revision)).first() is None:
                 connection.execute(registry_revision.insert().values(id=1, revision=0))
+            if connection.execute(select(incident_lock.c.writes)).first() is None:
+                connection.execute(incident_lock.insert().values(id=1, writes=0))
     except OperationalError as error:
         engine.dispose()
         reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__

@@ -23,11 +23,15 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cur_nlp import __version__ as cur_nlp_version
+from cur_nlp.incidents import GroupingSettings
+from cur_nlp.incidents.store import IncidentStore
+from cur_nlp.routing import RoutingTable
 from cur_nlp_serve.batcher import MicroBatcher, model_thread
 from cur_nlp_serve.labels import label_sets
 from cur_nlp_serve.metrics import Metrics
 from cur_nlp_serve.middleware import BodyGuard, Observe
 from cur_nlp_serve.fakes_routes import router as fakes_router
+from cur_nlp_serve.incidents_routes import router as incidents_router
 from cur_nlp_serve.routes import REQUEST_MODELS, router
 from cur_nlp_serve.schemas import ErrorDetail, ErrorResponse, describe_errors
 from cur_nlp_serve.settings import Settings
@@ -71,6 +75,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_batch=settings.max_batch_size, window_ms=settings.batch_window_ms,
         max_queue=settings.max_queue_items, on_batch=metrics.on_batch, executor=executor,
     )
+    app.state.routes = RoutingTable.from_file(settings.routes) if settings.routes else None
+    app.state.incidents = IncidentStore.open(settings.incidents_location(), GroupingSettings(
+        **({"quiet_hours": settings.incidents_quiet_hours} if settings.incidents_quiet_hours else {})))
     await batcher.start()
     model_info = {"name": str(clf.config.name), "version": str(clf.config.version)}
     metrics.on_model(model_info, lambda: batcher.queued_items)
@@ -85,6 +92,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await batcher.stop()
         executor.shutdown(wait=False, cancel_futures=True)
         app.state.batcher = None
+        app.state.incidents.engine.dispose()
         log.info("service stopped")
 
 
@@ -132,10 +140,13 @@ def create_app(settings: Settings | None = None, classifier: ComplaintClassifier
     app.state.preloaded_classifier = classifier
     app.state.batcher = None
     app.state.classifier = None
+    app.state.incidents = None
+    app.state.routes = None
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.include_router(router)
     app.include_router(fakes_router)
+    app.include_router(incidents_router)
     document_request_models(app)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(Observe, metrics=metrics)

@@ -126,6 +126,12 @@ async def classify(request: Request, settings: AppSettings, metrics: AppMetrics,
                           settings.model_batch_size), settings.explain_timeout_s, "explanation")
         for row, explanation in zip(rows, explanations):
             row["explanation"] = explanation
+    table = request.app.state.routes
+    if table is not None:
+        from cur_nlp.routing import route_record
+
+        for row in rows:
+            row["route"] = route_record(row, table)
     for row, prediction in zip(rows, predictions):
         metrics.on_post(prediction.empty, row["truncated"])
     return JSONResponse({"model": request.app.state.model_info, "results": rows})

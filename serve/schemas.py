@@ -277,3 +277,61 @@ class ClaimOut(ClaimIn):
     active: bool
     added: str | None = None
     updated: str | None = None
+
+
+class AssignItem(Item):
+    """A post to assign to an incident: its text and, when known, its time, coordinates and town; with the fields
+    of a /v1/classify result (`topic`, `urgency`, `locations`) it is not classified again."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "id": "vk-7", "text": "Ленина 5 третий день нет горячей воды", "created": "2026-01-12T07:41:00+03:00",
+        "city": "Курск"}]})
+
+    created: StrictStr | None = Field(None, description="ISO 8601 time of the post (default: the time of the request).")
+    lat: float | None = Field(None, ge=-90, le=90, description="Latitude of the post's place (portals, geotags).")
+    lon: float | None = Field(None, ge=-180, le=180, description="Longitude of the post's place.")
+    city: StrictStr | None = Field(None, max_length=200, description="The town the post is about (e.g. the town of "
+                                   "the page it was written on); posts of different towns never share an incident.")
+    municipality: StrictStr | None = Field(None, max_length=200)
+    region: StrictStr | None = Field(None, max_length=200)
+    topic: dict[str, Any] | None = Field(None, description="A /v1/classify `topic` result; absent: the post is "
+                                         "classified first.")
+    urgency: dict[str, Any] | None = None
+    locations: list[dict[str, Any]] | None = None
+
+
+class AssignRequest(BaseModel):
+    """Posts to assign, in any order (grouped in time order of `created`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    items: list[AssignItem] = Field(..., description="Posts (at most `max_items`).")
+
+
+class IncidentOut(BaseModel):
+    """An incident: the posts about one problem at one place."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    topic: str | None
+    urgency: str | None
+    place: dict[str, Any] | None = Field(..., description="The most specific place its posts named (and lat/lon).")
+    area: str | None = Field(..., description="The town (folded) its posts are about, when known.")
+    first_seen: str
+    last_seen: str
+    posts: int
+    text: str = Field(..., description="The representative post text.")
+    post_ids: list[str]
+    status: str = Field(..., description="open or closed (closed after the quiet period).")
+    route: dict[str, Any] | None = Field(None, description="{body, contact, source, score} from the routing table.")
+
+
+class AssignResult(BaseModel):
+    id: ItemId
+    incident: IncidentOut | None = Field(..., description="Null for a post with no text.")
+    new: bool = Field(..., description="The post started this incident.")
+
+
+class AssignResponse(BaseModel):
+    results: list[AssignResult]

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     )
     registry: str = Field("cur_nlp_registry.db", description="The registry of debunked claims: an SQLite file "
                           "(created on first use) or an SQLAlchemy URL (postgresql+psycopg://…) shared by replicas.")
+    incidents_database: str | None = Field(
+        None, description="Where /v1/incidents keeps incidents: an SQLite file or an SQLAlchemy URL shared by "
+                          "replicas; default: the registry's database when CUR_NLP_REGISTRY is one, else "
+                          "cur_nlp_incidents.db.")
+    incidents_quiet_hours: float | None = Field(
+        None, gt=0, description="Hours without a post after which an incident closes (default: the tuned 48).")
+    routes: Path | None = Field(None, description="Routing table (CSV/Parquet: topic, optional settlement/"
+                                "municipality/region/urgency, body, contact): adds `route` to /v1/classify results "
+                                "and to incidents.")
     locate: bool | None = Field(
         None, description="Extract and geocode places; default: on when cur_nlp.geo is installed, else off."
     )
@@ -94,6 +103,14 @@ class Settings(BaseSettings):
             return not ipaddress.ip_address(self.host).is_loopback
         except ValueError:  # a host name
             return self.host != "localhost"
+
+    def incidents_location(self) -> str:
+        """``incidents_database`` with its default filled in (see its description)."""
+        from cur_nlp.fakes.matcher import is_database
+
+        if self.incidents_database:
+            return self.incidents_database
+        return self.registry if is_database(self.registry) else "cur_nlp_incidents.db"
 
     def resolved_locate(self) -> bool:
         """``locate`` with its default filled in: on when ``cur_nlp.geo`` imports (logged either way)."""

@@ -161,3 +161,20 @@ def service_registry(tmp_path_factory):
         os.environ.pop("CUR_NLP_REGISTRY", None)
     else:
         os.environ["CUR_NLP_REGISTRY"] = previous
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """A fresh database: an SQLite file, or the PostgreSQL server that .ci/run starts (tables dropped first) when
+    ``CUR_NLP_TEST_DATABASE_URL`` names it."""
+    if request.param == "sqlite":
+        return str(tmp_path / "registry.db")
+    url = os.environ.get("CUR_NLP_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set CUR_NLP_TEST_DATABASE_URL (.ci/run starts one with .ci/postgres)")
+    from cur_nlp.database import metadata, open_database
+
+    engine = open_database(url)
+    metadata.drop_all(engine)
+    engine.dispose()
+    return url

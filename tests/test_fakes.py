@@ -4,7 +4,6 @@ matching with stance on the tiny model, the CLI, and the service's /v1/fakes end
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -15,7 +14,6 @@ from cur_nlp.database import DatabaseError, open_database, schema_info
 from cur_nlp.fakes.claims import Claim, read_claims, write_claims
 from cur_nlp.fakes.store import ClaimStore, DuplicateClaimError
 
-POSTGRES_URL = os.environ.get("CUR_NLP_TEST_DATABASE_URL")
 
 WATER = Claim("w-1", "В городе на месяц отключат воду во всех домах", "Водоканал: массовых отключений нет.",
               "https://example.ru/1", "Курская область", ("water",))
@@ -62,21 +60,6 @@ def test_csv_with_bom_and_broken_row(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- the store
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    """A fresh database: an SQLite file, or the PostgreSQL server that .ci/run starts (tables dropped first)."""
-    if request.param == "sqlite":
-        return str(tmp_path / "registry.db")
-    if not POSTGRES_URL:
-        pytest.skip("no PostgreSQL server: set CUR_NLP_TEST_DATABASE_URL (.ci/run starts one with .ci/postgres)")
-    from cur_nlp.database import metadata
-
-    engine = open_database(POSTGRES_URL)
-    metadata.drop_all(engine)
-    engine.dispose()
-    return POSTGRES_URL
 
 
 class CountingEmbed:

@@ -27,7 +27,8 @@ from cur_nlp_serve.settings import Settings  # noqa: E402
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 OPERATIONS = [("POST", "/v1/classify"), ("GET", "/v1/labels"), ("GET", "/health"), ("GET", "/ready"),
-              ("GET", "/metrics")]
+              ("GET", "/metrics"), ("POST", "/v1/incidents/assign"), ("GET", "/v1/incidents"),
+              ("GET", "/v1/incidents/{incident_id}")]
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 
 
@@ -53,7 +54,7 @@ def fuzz(api_schema, method: str, path: str, mode: GenerationMode, examples: int
 def test_api_conforms_and_never_5xx(api_schema, method, path, mode):
     if mode is GenerationMode.NEGATIVE and method == "GET":
         pytest.skip("GET operations take no input to break")
-    fuzz(api_schema, method, path, mode, examples=60 if path == "/v1/classify" else 5)
+    fuzz(api_schema, method, path, mode, examples={"/v1/classify": 60, "/v1/incidents/assign": 40}.get(path, 5))
 
 
 @pytest.mark.slow

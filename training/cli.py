@@ -113,6 +113,29 @@ def register(app: typer.Typer) -> None:
         typer.echo(json.dumps({k: result[k] for k in ("retrieval_threshold", "spread_threshold", "dev", "test")},
                               ensure_ascii=False, indent=2))
 
+    @app.command("incidents-eval")
+    def incidents_eval(
+        model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model directory (default: embedded model)."),
+        data: Path = typer.Option(Path("training/data/incidents"), help="The team's pair set (posts.jsonl, pairs.jsonl)."),
+        out: Path = typer.Option(Path("reports/incidents"), help="Where to write eval.json and eval.md."),
+        silver: bool = typer.Option(True, "--silver/--no-silver", help="Also run the silver check on the SPb posts of "
+                                                                      "March 2021 (../shared/data)."),
+    ) -> None:
+        """Incident grouping: tune on the dev part of the pair set, score on its test part (pairwise P/R/F1 by pair
+        kind, purity), and the silver check on SPb March posts (same address and reason within 3 days)."""
+        from cur_nlp.incidents import GroupingSettings
+
+        setup_logging()
+        evaluation = _module("incidents_eval")
+        result = evaluation.evaluate_pair_set(model, data, log=typer.echo)
+        if silver:
+            settings = GroupingSettings(**result["chosen_settings"])
+            result["silver"] = _module("incidents_silver").evaluate_silver(settings, model, log=typer.echo)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "eval.json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        (out / "eval.md").write_text(evaluation.report_markdown(result), encoding="utf-8")
+        typer.echo(f"written {out / 'eval.json'} and {out / 'eval.md'}")
+
     @app.command("export-onnx")
     def export_onnx(
         model_dir: Path = typer.Argument(..., help="Model directory to export (files are written into it)."),
