@@ -214,3 +214,58 @@ def test_service_fails_at_start_on_an_unreachable_database(tiny_model_dir):
         with TestClient(create_app(settings)):
             pass
     assert "pw-123" not in str(error.value)
+
+
+def test_train_stance_writes_a_model_that_the_matcher_loads(tiny_model_dir, tmp_path):
+    """The training recipe end to end on the tiny model and a handful of written posts: stance weights, the tuned
+    settings in config.json and eval/fakes.json; the classifier then matches with the stance model."""
+    import shutil
+
+    from cur_nlp.classifier import ComplaintClassifier
+    from cur_nlp.fakes.stance import StanceModel
+    from cur_nlp.model_dir import ModelConfig
+    from cur_nlp_training.stance import train_stance
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    data = tmp_path / "fakes"
+    data.mkdir()
+    registry = data / "registry.jsonl"
+    write_claims([WATER, PENSION], registry)
+    posts = [("Говорят, воду отключат на месяц во всём городе", "w-1", "spreads", "retelling"),
+             ("Правда что месяц не будет воды по всему городу?", "w-1", "spreads", "question"),
+             ("Водоканал опроверг, никаких отключений на месяц", "w-1", "refutes", "refutation"),
+             ("На Ленина 5 нет воды с утра", None, "unrelated", "complaint"),
+             ("Пенсии отменят тем кто не сходит в МФЦ, срочно идите", "p-1", "spreads", "forward"),
+             ("Пенсию принесли вовремя, спасибо почте", None, "unrelated", "complaint")]
+    rows = [{"id": f"t{i}", "text": t, "claim_id": c, "stance": s, "form": f} for i, (t, c, s, f) in enumerate(posts)]
+    (data / "train_posts.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows * 2),
+                                            encoding="utf-8")
+    eval_claims = [{**Claim("e-1", "Школы закроют на карантин до весны", "Минобр: нет.").to_record(), "split": s}
+                   for s in ("dev",)] + [{**Claim("e-2", "Хлеб подорожает втрое", "Нет.").to_record(), "split": "test"}]
+    for record in eval_claims:
+        for key in ("added", "updated", "active"):
+            record.pop(key)
+    (data / "eval_claims.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in eval_claims),
+                                            encoding="utf-8")
+    evaluation = [{"id": "d1", "text": "школы закрывают на карантин до весны, говорят", "claim_id": "e-1",
+                   "stance": "spreads", "form": "retelling", "split": "dev"},
+                  {"id": "d2", "text": "в школе 5 сломался звонок", "claim_id": None, "stance": "unrelated",
+                   "form": "complaint", "split": "dev"},
+                  {"id": "x1", "text": "хлеб подорожает в три раза, запасайтесь", "claim_id": "e-2",
+                   "stance": "spreads", "form": "statement", "split": "test"},
+                  {"id": "x2", "text": "в магазине нет батона", "claim_id": None, "stance": "unrelated",
+                   "form": "complaint", "split": "test"}]
+    (data / "eval_posts.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in evaluation),
+                                           encoding="utf-8")
+    result = train_stance(model, data, registry)
+    assert result["splits"]["test"] == {"posts": 2, "claims": 4}  # the train and dev claims are distractors there
+    assert set(result["test"]) >= {"precision", "recall", "f1", "refuting_flagged", "unrelated_flagged", "recall_by_form"}
+    settings = ModelConfig.load(model).extra.fakes
+    assert settings is not None and settings.retrieval_threshold == pytest.approx(result["retrieval_threshold"], abs=1e-4)
+    assert StanceModel.load(model).weight.shape[1] == 3
+    assert json.loads((model / "eval" / "fakes.json").read_text(encoding="utf-8"))["test"] == result["test"]
+    classifier = ComplaintClassifier.from_pretrained(model, registry=registry)
+    assert classifier.registry.stance is not None
+    fake = classifier("Говорят, воду отключат на месяц во всём городе").fake
+    assert fake.source in ("registry", "model") and 0.0 <= fake.score <= 1.0
