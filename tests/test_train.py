@@ -187,6 +187,24 @@ def test_recall_threshold_is_visible_in_the_result():
     assert tune_recall_threshold(p, gold, 2, 0.9, p.argmax(1)) is None  # argmax already reaches the target
 
 
+def test_recall_threshold_holds_in_every_source():
+    """An easy source (written posts, critical at p 0.9) cannot carry a hard one (real posts, critical at p 0.3):
+    the pooled target is reached at 0.9, the per-source one only at 0.3."""
+    import numpy as np
+
+    from cur_nlp_training.calibrate import MIN_GROUP_SUPPORT, tune_recall_threshold
+
+    n = MIN_GROUP_SUPPORT
+    easy = np.tile([0.9, 0.05, 0.05, 0.0], (4 * n, 1))
+    hard = np.tile([0.3, 0.6, 0.1, 0.0], (n, 1))
+    others = np.tile([0.02, 0.08, 0.9, 0.0], (n, 1))
+    p = np.vstack([easy, hard, others])
+    gold = np.array([0] * (5 * n) + [2] * n)
+    groups = np.array(["social"] * (4 * n) + ["spb"] * n + ["spb"] * n)
+    assert tune_recall_threshold(p, gold, 0, 0.8, p.argmax(1), min_precision=0.3) is None  # pooled: 0.8 reached
+    assert tune_recall_threshold(p, gold, 0, 0.8, p.argmax(1), 0.3, groups) == pytest.approx(0.3)
+
+
 # ---------------------------------------------------------------------------------------------- clear errors (issue 22)
 
 

@@ -75,14 +75,29 @@ def tune_class_bias(probs: np.ndarray, gold: np.ndarray, min_recall: dict[int, f
     return [float(round(b, 3)) for b in bias]
 
 
+MIN_GROUP_SUPPORT = 10
+"""Dev examples of a label a group needs before its own recall counts toward the target."""
+
+
 def tune_recall_threshold(probs: np.ndarray, gold: np.ndarray, label: int, target: float, base_pred: np.ndarray,
-                          min_precision: float = 0.5) -> float | None:
+                          min_precision: float = 0.5, groups: np.ndarray | None = None) -> float | None:
     """The highest probability at or above which choosing ``label`` (over ``base_pred``) reaches ``target`` dev
-    recall of that label, without its dev precision falling below ``min_precision`` (an operator flooded with false
-    alarms stops reading them: then the lowest threshold that keeps the floor). ``None`` when ``base_pred`` already
-    reaches the target or the label has no dev examples."""
+    recall of that label — in every group of ``groups`` (e.g. the posts' sources) with at least
+    :data:`MIN_GROUP_SUPPORT` examples of it, so that an easy source cannot carry a hard one — without its dev
+    precision falling below ``min_precision`` (an operator flooded with false alarms stops reading them: then the
+    lowest threshold that keeps the floor). ``None`` when ``base_pred`` already reaches the target or the label has
+    no dev examples."""
     mask = gold == label
-    if not mask.any() or (base_pred[mask] == label).mean() >= target:
+    if not mask.any():
+        return None
+    groups = np.zeros(len(gold), dtype=int) if groups is None else np.asarray(groups)
+    members = [groups == g for g in np.unique(groups[mask]) if (mask & (groups == g)).sum() >= MIN_GROUP_SUPPORT]
+    members = members or [np.ones(len(gold), dtype=bool)]
+
+    def reached(pred: np.ndarray) -> bool:
+        return all((pred[mask & m] == label).mean() >= target for m in members)
+
+    if reached(base_pred):
         return None
     best = None
     for threshold in np.unique(probs[:, label])[::-1]:
@@ -90,7 +105,7 @@ def tune_recall_threshold(probs: np.ndarray, gold: np.ndarray, label: int, targe
         if (gold[pred == label] == label).mean() < min_precision:
             break
         best = float(threshold)
-        if (pred[mask] == label).mean() >= target:
+        if reached(pred):
             break
     return best
 
@@ -106,6 +121,11 @@ def tune_threshold(prob_true: np.ndarray, gold: np.ndarray) -> float:
         if f1 > best_f1:
             best_t, best_f1 = float(t), f1
     return best_t
+
+
+def dev_sources(data: TrainingData) -> np.ndarray:
+    """The source of every dev row: the groups in which recall targets must hold."""
+    return np.array([row["source"] for row in data.rows["dev"]])
 
 
 def decision_labels(data: TrainingData, cfg: TrainConfig, labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -130,9 +150,10 @@ def decision_labels(data: TrainingData, cfg: TrainConfig, labels: dict[str, np.n
 
 
 def calibrate_and_tune(model_cfg: ModelConfig, logits: dict[str, np.ndarray], labels: dict[str, np.ndarray],
-                       cfg: TrainConfig, decide_on: dict[str, np.ndarray] | None = None) -> None:
+                       cfg: TrainConfig, decide_on: dict[str, np.ndarray] | None = None,
+                       groups: np.ndarray | None = None) -> None:
     """Fit temperatures (on ``labels``) and decision rules (on ``decide_on``, default ``labels``) per head on dev,
-    in place on ``model_cfg``."""
+    in place on ``model_cfg``; recall targets hold in every group of ``groups`` (the dev rows' sources)."""
     decide_on = decide_on or labels
     for head in model_cfg.heads:
         rows = labels[head.name] >= 0
@@ -145,6 +166,7 @@ def calibrate_and_tune(model_cfg: ModelConfig, logits: dict[str, np.ndarray], la
         if not cfg.tune_decisions or not decision_rows.any():
             continue
         gold = decide_on[head.name][decision_rows]
+        row_groups = None if groups is None else np.asarray(groups)[decision_rows]
         probs = softmax(logits[head.name][decision_rows], head.temperature)
         if head.type == "binary":
             head.threshold = round(tune_threshold(probs[:, 1], gold), 4)
@@ -155,7 +177,7 @@ def calibrate_and_tune(model_cfg: ModelConfig, logits: dict[str, np.ndarray], la
         thresholds = {}
         for label, target in cfg.min_recall.get(head.name, {}).items():
             threshold = tune_recall_threshold(probs, gold, head.labels.index(label), target, base,
-                                              cfg.recall_min_precision)
+                                              cfg.recall_min_precision, row_groups)
             if threshold is not None:
                 thresholds[label] = round(threshold, 4)
                 log.info("head %s: %s chosen at p >= %.4f (dev recall target %.2f)", head.name, label, threshold, target)

@@ -43,7 +43,7 @@ from cur_nlp_training.heads_data import load_training_data
 from cur_nlp_training.train import (
     class_weights, compute_vectors, fine_tune, head_logits, start_run,
 )
-from cur_nlp_training.calibrate import calibrate_and_tune, decision_labels
+from cur_nlp_training.calibrate import calibrate_and_tune, decision_labels, dev_sources
 
 log = logging.getLogger("cur_nlp.distill")
 
@@ -171,7 +171,8 @@ def distill(cfg: DistillConfig) -> Path:
     for head in student.config.heads:
         head.temperature, head.class_bias, head.threshold = 1.0, None, 0.5
     calibrate_and_tune(student.config, head_logits(student, dev_vectors), labels["dev"], train_cfg,
-                       decision_labels(data, train_cfg, labels["dev"]))
+                       decision_labels(data, train_cfg, labels["dev"]),
+                       dev_sources(data))
     student.save(out)
     for name in TEACHER_FILES:
         if (teacher_dir / name).exists():

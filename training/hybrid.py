@@ -27,7 +27,7 @@ from cur_nlp_training.calibrate import fit_temperature
 from cur_nlp_training.config import TrainConfig
 from cur_nlp_training.heads_data import load_training_data
 from cur_nlp_training.metrics import head_metrics
-from cur_nlp_training.calibrate import calibrate_and_tune, decision_labels
+from cur_nlp_training.calibrate import calibrate_and_tune, decision_labels, dev_sources
 
 log = logging.getLogger("cur_nlp.hybrid")
 
@@ -108,7 +108,8 @@ def build_hybrid(model_dir: Path, sparse: SparseHeads | None = None) -> dict:
     config.extra.sparse = SparseMix(alpha, "word 1-2 + char_wb 2-5 TF-IDF, logistic regression", report)
     for head in config.heads:  # reset decisions before re-tuning on the mixed logits
         head.temperature, head.class_bias, head.threshold = 1.0, None, 0.5
-    calibrate_and_tune(config, mixed, labels, cfg, decision_labels(data, cfg, labels))
+    calibrate_and_tune(config, mixed, labels, cfg, decision_labels(data, cfg, labels),
+                       dev_sources(data))
     sparse.save(model_dir)
     config.save(model_dir)
     return report

@@ -14,7 +14,7 @@ from cur_nlp.classifier import ComplaintClassifier
 from cur_nlp.model_dir import ModelConfig
 from cur_nlp_training.config import TrainConfig
 from cur_nlp_training.heads_data import load_training_data
-from cur_nlp_training.calibrate import calibrate_and_tune, decision_labels
+from cur_nlp_training.calibrate import calibrate_and_tune, decision_labels, dev_sources
 
 
 def retune(model_dir: Path) -> ModelConfig:
@@ -28,7 +28,8 @@ def retune(model_dir: Path) -> ModelConfig:
     for head in config.heads:
         head.temperature, head.class_bias, head.threshold, head.recall_thresholds = 1.0, None, 0.5, None
     labels = data.label_matrix("dev")
-    calibrate_and_tune(config, logits, labels, cfg, decision_labels(data, cfg, labels))
+    calibrate_and_tune(config, logits, labels, cfg, decision_labels(data, cfg, labels),
+                       dev_sources(data))
     config.save(model_dir)
     return config
 

@@ -19,7 +19,7 @@ from transformers import AutoTokenizer
 from cur_nlp.batching import bucketed_batches, encode, pad
 from cur_nlp.encoder import MultiHeadModel
 from cur_nlp.model_dir import HeadSpec, ModelConfig
-from cur_nlp_training.calibrate import calibrate_and_tune, decision_labels
+from cur_nlp_training.calibrate import calibrate_and_tune, decision_labels, dev_sources
 from cur_nlp_training.config import TrainConfig
 from cur_nlp_training.heads_data import TrainingData, load_training_data
 from cur_nlp_training.metrics import head_metrics
@@ -287,7 +287,8 @@ def train(cfg: TrainConfig) -> Path:
         dev_vectors = compute_vectors(model, ids["dev"], pad_id, cfg.eval_batch_size)
 
     calibrate_and_tune(model_cfg, head_logits(model, dev_vectors), labels["dev"], cfg,
-                       decision_labels(data, cfg, labels["dev"]))
+                       decision_labels(data, cfg, labels["dev"]),
+                       dev_sources(data))
     save_model_dir(model, tokenizer, cfg, out, history, time.time() - started)
     (out / CHECKPOINT_FILE).unlink(missing_ok=True)
     log.info("saved model to %s (%.1f min)", out, (time.time() - started) / 60)
