@@ -25,16 +25,29 @@ def test_obvious_posts(default_classifier, text, topic, urgency):
     assert prediction.fake.label is False
 
 
-@pytest.mark.xfail(reason="known weakness: gas smell and thanks are rare in the weak urgency training labels", strict=False)
 @pytest.mark.parametrize("text,urgency", [("Пахнет газом в подъезде, вызвали аварийку", "critical"),
                                           ("Спасибо за новую детскую площадку, очень красиво", "low")])
-def test_known_urgency_weaknesses(default_classifier, text, urgency):
+def test_gas_smell_is_critical_and_thanks_are_low(default_classifier, text, urgency):
     assert default_classifier(text).urgency.label == urgency
 
 
-def test_rumour_matches_registry(default_classifier):
-    fake = default_classifier("Говорят, с понедельника проезд в автобусах подорожает в два раза").fake
-    assert fake.label is True and fake.source == "registry" and fake.match["id"] == "kf-004"
+@pytest.mark.parametrize("text,claim", [
+    ("Говорят, с понедельника проезд в автобусах подорожает в два раза", "ex-019"),
+    ("Ярославцы, правда что всё лето не будет холодной воды во всём городе? водовод меняют", "ex-001"),
+])
+def test_rumour_spread_is_flagged_with_its_refutation(default_classifier, text, claim):
+    fake = default_classifier(text).fake
+    assert (fake.label, fake.source, fake.stance, fake.match["id"]) == (True, "registry", "spreads", claim)
+    assert fake.match["refutation"] and 0.5 < fake.score <= 1.0
+
+
+@pytest.mark.parametrize("text", [
+    "Опять пишут что в Самаре проезд подорожает вдвое — транспортный департамент уже опроверг, это фейк",
+    "На Ленина 12 нет холодной воды с утра, когда дадут?",
+    "Автобус 41 опять не пришёл, стоим на остановке сорок минут",
+])
+def test_refutations_and_complaints_on_the_subject_are_not_fake(default_classifier, text):
+    assert default_classifier(text).fake.label is False
 
 
 def test_scores_are_calibrated_probabilities(default_classifier):
