@@ -176,6 +176,10 @@ class LexicalOverlap:
 
         sizes = [len(block.vocabulary) for block in sparse.blocks]
         self.bounds = np.cumsum([0, *sizes])
+        # column → its block, as a (features × blocks) matrix of ones that sums a row's values per block
+        self.block_sums = sp.csr_matrix((np.ones(self.bounds[-1], np.float32),
+                                         (np.arange(self.bounds[-1]), np.repeat(np.arange(len(sizes)), sizes))),
+                                        shape=(self.bounds[-1], len(sizes)))
         self.claims = sp.csr_matrix(claim_features, dtype=np.float32)
         self.claims_t = sp.csc_matrix(self.claims.T)
         self.scale = np.float32(1.0 / len(sizes))  # each block is unit length
@@ -185,14 +189,15 @@ class LexicalOverlap:
         return (features @ self.claims_t).toarray().astype(np.float32) * self.scale
 
     def pairs(self, features: Any, rows: np.ndarray, claim_index: np.ndarray) -> np.ndarray:
-        """``(pairs, 2 × blocks)``: per block the cosine, then per block the claim's coverage by the post."""
+        """``(pairs, 2 × blocks)``: per block the cosine, then per block the claim's coverage by the post (sparse
+        products summed per block: nothing as wide as the vocabulary is ever made dense)."""
+        if len(self.bounds) < 2:
+            return np.zeros((len(rows), 0), np.float32)
         posts, claims = features[rows], self.claims[claim_index]
-        product = np.asarray(posts.multiply(claims).todense(), dtype=np.float32)
-        covered = np.asarray((posts > 0).multiply(claims.multiply(claims)).todense(), dtype=np.float32)
-        spans = list(zip(self.bounds[:-1], self.bounds[1:]))
-        cosines = [product[:, a:b].sum(1) for a, b in spans]
-        coverage = [covered[:, a:b].sum(1) for a, b in spans]
-        return np.stack(cosines + coverage, axis=1) if spans else np.zeros((len(rows), 0), np.float32)
+        product = posts.multiply(claims)
+        covered = (posts > 0).multiply(claims.multiply(claims))
+        blocks = np.concatenate([(product @ self.block_sums).toarray(), (covered @ self.block_sums).toarray()], axis=1)
+        return blocks.astype(np.float32)
 
 
 @dataclass(frozen=True)
