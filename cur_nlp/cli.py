@@ -26,16 +26,54 @@ if TYPE_CHECKING:
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="cur_nlp: topic, urgency, fake and places in citizens' posts (ЦУР).")
 COMMAND_GROUP = "cur_nlp.commands"
+"""Entry-point group of the packages that add commands to ``cur-nlp``."""
 app.add_typer(fakes_app, name="fakes")
 app.command()(incidents)
 app.command()(report)
-"""Entry-point group of the packages that add commands to ``cur-nlp``."""
+
+_log_level = logging.INFO
+THIRD_PARTY_LOGGERS = ("transformers", "huggingface_hub", "datasets", "urllib3", "natasha")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from cur_nlp import __version__
+
+        typer.echo(f"cur_nlp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors on stderr."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug messages of cur_nlp on stderr."),
+) -> None:
+    """Options of every command (before the command: `cur-nlp -q predict …`)."""
+    global _log_level
+    _log_level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """Log to stderr at INFO (DEBUG with ``verbose``): what every command does before its own work."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Log the ``cur_nlp`` loggers to stderr (INFO; DEBUG with ``--verbose``/``verbose``, WARNING with ``--quiet``);
+    other libraries' loggers only say errors and transformers shows no progress bars. The root logger is left alone
+    (no handler, no level), so an application that imports cur_nlp keeps its own logging."""
+    logger = logging.getLogger("cur_nlp")
+    if not any(getattr(h, "_cur_nlp", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._cur_nlp = True
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else _log_level)
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.set_verbosity_error()
+        transformers_logging.disable_progress_bar()
+    except ImportError:  # an ONNX-only installation
+        pass
 
 
 def register_plugins(target: typer.Typer = app) -> list[str]:

@@ -225,3 +225,19 @@ def test_evaluate_refuses_a_model_whose_heads_are_not_in_the_data(tmp_path, monk
     assert result.exit_code == 1, result.output
     assert "nothing to evaluate" in result.output and "routing" in result.output and "spb: topic" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_version_and_logging_stay_under_the_cur_nlp_logger():
+    import logging
+
+    from cur_nlp import __version__
+    from cur_nlp.cli import setup_logging
+
+    result = _run(["--version"])
+    assert result.exit_code == 0 and result.stdout.strip() == f"cur_nlp {__version__}"
+    root_handlers = list(logging.getLogger().handlers)
+    setup_logging()
+    setup_logging()  # idempotent: one handler
+    ours = [h for h in logging.getLogger("cur_nlp").handlers if getattr(h, "_cur_nlp", False)]
+    assert len(ours) == 1 and logging.getLogger().handlers == root_handlers
+    assert logging.getLogger("transformers").getEffectiveLevel() >= logging.ERROR
