@@ -10,7 +10,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig
 
 from cur_nlp.bert import mean_pool
-from cur_nlp.model_dir import ENCODER_SUBDIR, WEIGHTS_FILE, ModelConfig
+from cur_nlp.model_dir import ENCODER_SUBDIR, WEIGHTS_FILE, ModelConfig, readable_by_all
 
 
 def _skip_random_init():
@@ -110,4 +110,5 @@ class MultiHeadModel(nn.Module):
         self.encoder.config.save_pretrained(directory / ENCODER_SUBDIR)
         state = {k: v.detach().to(torch.float16).contiguous() for k, v in self.state_dict().items()}
         save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
+        readable_by_all(directory / WEIGHTS_FILE)
         self.config.save(directory)

@@ -87,6 +87,16 @@ class BackendRecord:
     """Keys older exports wrote for experiments that were removed; read and dropped."""
 
 
+def readable_by_all(path: str | Path) -> None:
+    """Give a written file the permissions a plain ``open()`` would (safetensors writes 0600, which a service
+    running as another user, e.g. the image's non-root user, cannot read)."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 @dataclass
 class FakeMatching:
     """How posts are matched to the fakes registry (:mod:`cur_nlp.fakes.matcher`), tuned on dev pairs.

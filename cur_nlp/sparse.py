@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from cur_nlp.model_dir import readable_by_all
+
 SPARSE_WEIGHTS = "sparse.safetensors"
 SPARSE_VOCAB = "sparse_vocab.json"
 
@@ -111,6 +113,7 @@ class SparseHeads:
         tensors.update({f"weight.{h}": w.astype(np.float16) for h, w in self.weights.items()})
         tensors.update({f"bias.{h}": b.astype(np.float32) for h, b in self.biases.items()})
         save_file(tensors, str(directory / SPARSE_WEIGHTS))
+        readable_by_all(directory / SPARSE_WEIGHTS)
         vocab = [{"analyzer": b.analyzer, "ngram_range": list(b.ngram_range),
                   "vocabulary": sorted(b.vocabulary, key=b.vocabulary.get)} for b in self.blocks]
         (directory / SPARSE_VOCAB).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")

@@ -57,3 +57,18 @@ def test_head_spec_validation():
         HeadSpec("x", "multiclass", ["a", "b"], class_bias=[0.0])
     with pytest.raises(KeyError, match="heads"):
         ModelConfig("m", "1", [HeadSpec("x", "multiclass", ["a", "b"])], "base").head("y")
+
+
+def test_saved_weights_are_readable_by_other_users(tiny_model_dir, tmp_path):
+    """safetensors writes 0600; a model saved by cur_nlp gets what a plain open() gives (0644 under umask 022)."""
+    import os
+    import stat
+
+    from cur_nlp.classifier import ComplaintClassifier
+
+    mask = os.umask(0o022)
+    try:
+        ComplaintClassifier.from_pretrained(tiny_model_dir, backend="torch").model.save(tmp_path)
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(os.stat(tmp_path / "model.safetensors").st_mode) == 0o644

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from cur_nlp.model_dir import readable_by_all
 from cur_nlp.sparse import TfidfBlock
 
 STANCE_WEIGHTS = "stance.safetensors"
@@ -69,6 +70,7 @@ class StanceModel:
 
         directory = Path(directory)
         save_file({"idf": self.words.idf, "weight": self.weight, "bias": self.bias}, str(directory / STANCE_WEIGHTS))
+        readable_by_all(directory / STANCE_WEIGHTS)
         vocabulary = sorted(self.words.vocabulary, key=self.words.vocabulary.get)
         spec = {"labels": list(STANCES), "analyzer": self.words.analyzer,
                 "ngram_range": list(self.words.ngram_range), "vocabulary": vocabulary}
