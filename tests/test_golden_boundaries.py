@@ -1,9 +1,9 @@
 """The golden table of boundary cases (tests/golden/boundary_cases.jsonl): every example that docs/labels.md names
 for topic and urgency, written out as a post, and 30 further boundary cases, each with its documented labels.
 
-The issue's target is that the shipped model gets every row right. The shipped model 0.1.0 does not (topic 63/81,
-urgency 48/81 with torch fp32; the v2 candidate, not shipped: 75/81 and 73/81, see README). Until a model that
-passes ships, the test guards against regressions below the shipped model's level and lists what it misses.
+The issue's target is that the shipped model gets every row right. The shipped model 0.2.0 does not yet (topic 77/81,
+urgency 72/81, the same with torch fp32 and bf16; 0.1.0 had 63/81 and 48/81). Until a model that passes ships, the
+test guards against regressions below the shipped model's level and lists what it misses.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from cur_nlp.labels import URGENCY_LEVELS, topic_ids
 
 TABLE = Path(__file__).parent / "golden" / "boundary_cases.jsonl"
 ROWS = [json.loads(line) for line in TABLE.read_text(encoding="utf-8").splitlines() if line.strip()]
-SHIPPED_FLOOR = {"topic": 0.72, "urgency": 0.55}
-"""Below the shipped model's measured share (0.78 / 0.59) by a margin for bf16 rounding on near-tied posts."""
+SHIPPED_FLOOR = {"topic": 0.93, "urgency": 0.86}
+"""Just below the shipped model's measured share (0.95 / 0.89): one near-tied post may flip on another backend."""
 
 
 def test_the_table_covers_every_boundary_rule_with_valid_labels():
