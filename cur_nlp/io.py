@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, TextIO
 
+from cur_nlp.model_dir import readable_by_all
 from cur_nlp.normalize import decode_text, replace_surrogates
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -182,11 +183,6 @@ def open_input(path: str) -> BinaryIO:
     return Path(path).open("rb")
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
 
 @contextmanager
 def output_file(path: str) -> Iterator[TextIO]:
@@ -206,7 +202,7 @@ def output_file(path: str) -> Iterator[TextIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o666 & ~_umask())  # what a plain open() would have given
+        readable_by_all(handle.name)  # what a plain open() would have given
         os.replace(handle.name, target)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)

@@ -52,8 +52,7 @@ async def add_claims(request: Request, store: Store, body: Annotated[ClaimIn | C
 
     entries = body.claims if isinstance(body, ClaimsIn) else [body]
     try:
-        claims = [Claim(e.id.strip(), e.claim.strip(), e.refutation.strip(), e.link, e.region, tuple(e.tags))
-                  for e in entries]
+        claims = [Claim.from_record(e.model_dump()) for e in entries]
     except ValueError as error:
         raise HTTPException(422, str(error)) from None
     loop = asyncio.get_running_loop()

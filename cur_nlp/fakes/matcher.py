@@ -80,7 +80,8 @@ class FakeMatcher:
 
     @property
     def claims(self) -> list[Claim]:
-        return self._claims
+        """The active claims in use."""
+        return self._state[0]
 
     def refresh(self) -> None:
         """Reload the claims when the store's revision changed since the last load (one small query)."""
@@ -115,7 +116,6 @@ class FakeMatcher:
             lexical = LexicalOverlap(sparse, sparse.features(clean_texts([c.claim for c in claims])))
         # swapped in one assignment, so a concurrent reader sees the old registry or the new one, never a mix
         self._state = (claims, _unit(matrix), lexical)
-        self._claims = claims
 
     def candidates(self, vectors: np.ndarray, texts: Sequence[str], features: Any | None = None,
                    threshold: float | None = None) -> Candidates:
